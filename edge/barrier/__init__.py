@@ -1,0 +1,1 @@
+"""Barrier and loop detector: one interface (:class:`Barrier`), drivers chosen by ``type``."""

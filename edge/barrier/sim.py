@@ -1,0 +1,26 @@
+"""In-process barrier over the simulated lane (unit tests and the demo; the Modbus simulator is separate)."""
+
+from __future__ import annotations
+
+from edge.config.models import SimBarrier
+from edge.sim.world import Lane
+
+
+class SimBarrierDriver:
+    def __init__(self, cfg: SimBarrier, lane: Lane):
+        self.cfg = cfg
+        self.lane = lane
+        lane.travel_s = cfg.travel_s
+        lane.pass_s = cfg.pass_s
+
+    def open(self) -> None:
+        self.lane.set_arm("open")
+
+    def close(self) -> None:
+        self.lane.set_arm("closed")
+
+    def position(self) -> str:
+        return self.lane.arm_position()
+
+    def loop_occupied(self) -> bool:
+        return self.lane.loop_occupied()

@@ -1,0 +1,252 @@
+"""Pydantic models of the site (workflow as data) and of one gate box."""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Ident = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Lower-case identifier"),
+]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------------------------- site
+
+
+class Agency(Strict):
+    id: Ident = Field(description="Agency identifier, e.g. 'border_guard'")
+    name_vi: str = Field(min_length=1, max_length=200, description="Vietnamese name")
+    name_en: str = Field(min_length=1, max_length=200, description="English name")
+
+
+class Step(Strict):
+    """A confirmation some agency gives on the platform for a trip (e.g. 'fee paid')."""
+
+    id: Ident = Field(description="Step identifier, referenced by gates' `requires`")
+    agency: Ident = Field(description="Agency that confirms this step")
+    name_vi: str = Field(min_length=1, max_length=200, description="Vietnamese name")
+    name_en: str = Field(min_length=1, max_length=200, description="English name")
+    on_platform: bool = Field(
+        default=True,
+        description="False when the result comes from another system (e.g. national customs) and is only read",
+    )
+    conditional: bool = Field(
+        default=False, description="Required only for some trips (e.g. quarantine for some goods, epidemic only)"
+    )
+
+
+class Yard(Strict):
+    id: Ident = Field(description="Yard identifier")
+    name: str = Field(min_length=1, max_length=200, description="Display name")
+    capacity: int = Field(ge=1, le=100_000, description="Trucks the yard can hold")
+
+
+class SiteGate(Strict):
+    """A controlled gate of the site: what it requires and what a passage there records."""
+
+    id: Ident = Field(description="Gate identifier, matches the gate box's `gate_id`")
+    name: str = Field(min_length=1, max_length=200, description="Display name (Vietnamese)")
+    direction: Literal["in", "out"] = Field(description="Direction of travel through this barrier")
+    flows: list[Literal["export", "import"]] = Field(
+        min_length=1, description="Trip flows that pass this gate in this direction"
+    )
+    requires: dict[Literal["export", "import"], list[Ident]] = Field(
+        default_factory=dict, description="Steps that must be confirmed before a trip of each flow may pass"
+    )
+    records: list[Ident] = Field(
+        default_factory=list, description="Milestones a passage records on the trip (e.g. 'arrived_kb2')"
+    )
+    yard: Ident | None = Field(default=None, description="Yard this gate leads into or out of")
+    assigns_queue_number: bool = Field(default=False, description="A passage here takes a queue number")
+
+    @model_validator(mode="after")
+    def _requires_known_flows(self) -> "SiteGate":
+        extra = set(self.requires) - set(self.flows)
+        if extra:
+            raise ValueError(f"requires names flows {sorted(extra)} that this gate does not serve")
+        return self
+
+
+class SiteConfig(Strict):
+    id: Ident = Field(description="Site identifier, e.g. 'kim-thanh'")
+    name: str = Field(min_length=1, max_length=200, description="Display name")
+    timezone: str = Field(default="Asia/Ho_Chi_Minh", description="IANA time zone of the site")
+    agencies: list[Agency] = Field(min_length=1, description="Agencies working on the platform")
+    steps: list[Step] = Field(min_length=1, description="Confirmations given per trip")
+    yards: list[Yard] = Field(default_factory=list, description="Yards with capacity")
+    gates: list[SiteGate] = Field(min_length=1, description="Controlled gates")
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> "SiteConfig":
+        agencies = {a.id for a in self.agencies}
+        steps = {s.id for s in self.steps}
+        yards = {y.id for y in self.yards}
+        for kind, ids in (("agency", [a.id for a in self.agencies]), ("step", [s.id for s in self.steps]),
+                          ("yard", [y.id for y in self.yards]), ("gate", [g.id for g in self.gates])):
+            dupes = sorted({i for i in ids if ids.count(i) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {kind} ids: {dupes}")
+        for s in self.steps:
+            if s.agency not in agencies:
+                raise ValueError(f"step {s.id!r} names unknown agency {s.agency!r}")
+        for g in self.gates:
+            for flow, req in g.requires.items():
+                unknown = sorted(set(req) - steps)
+                if unknown:
+                    raise ValueError(f"gate {g.id!r} ({flow}) requires unknown steps {unknown}")
+            if g.yard is not None and g.yard not in yards:
+                raise ValueError(f"gate {g.id!r} names unknown yard {g.yard!r}")
+        return self
+
+    def gate(self, gate_id: str) -> SiteGate:
+        for g in self.gates:
+            if g.id == gate_id:
+                return g
+        raise KeyError(gate_id)
+
+    def yard(self, yard_id: str) -> Yard:
+        for y in self.yards:
+            if y.id == yard_id:
+                return y
+        raise KeyError(yard_id)
+
+
+# --------------------------------------------------------------------------------------------- gate
+
+
+class SimCamera(Strict):
+    """Synthetic frames carrying a known plate: drives the pipeline without a camera."""
+
+    type: Literal["sim"] = Field(description="Simulated camera")
+    fps: float = Field(default=5.0, gt=0, le=60, description="Frames per second produced")
+    width: int = Field(default=1280, ge=64, le=7680, description="Frame width in pixels")
+    height: int = Field(default=720, ge=48, le=4320, description="Frame height in pixels")
+
+
+class FolderCamera(Strict):
+    """A folder of still images, read in name order (for bench tests and replays)."""
+
+    type: Literal["folder"] = Field(description="Images from a folder")
+    path: Path = Field(description="Folder with .jpg/.png images")
+    fps: float = Field(default=2.0, gt=0, le=60, description="Images handed out per second")
+    loop: bool = Field(default=False, description="Start again after the last image")
+
+
+CameraConfig = Annotated[SimCamera | FolderCamera, Field(discriminator="type")]
+
+
+class SimReader(Strict):
+    """Reads the plate a simulated frame carries, with configurable confidence and misreads."""
+
+    type: Literal["sim"] = Field(description="Simulated plate reader")
+    confidence: float = Field(default=0.95, ge=0, le=1, description="Confidence reported for reads")
+    misread_rate: float = Field(
+        default=0.0, ge=0, le=1, description="Share of reads with one OCR-confusable character swapped"
+    )
+    seed: int = Field(default=0, ge=0, description="Random seed, for reproducible runs")
+
+
+ReaderConfig = Annotated[SimReader, Field(discriminator="type")]
+
+
+class SimBarrier(Strict):
+    """In-process barrier and loop detector model (unit tests and the demo)."""
+
+    type: Literal["sim"] = Field(description="Simulated barrier")
+    travel_s: float = Field(default=0.2, ge=0, le=30, description="Time the arm takes to open or close")
+    pass_s: float = Field(default=0.3, ge=0, le=300, description="Time a truck occupies the loop")
+
+
+BarrierConfig = Annotated[SimBarrier, Field(discriminator="type")]
+
+
+class LogLedBoard(Strict):
+    """LED board that writes what it would display to the log (no board attached)."""
+
+    type: Literal["log"] = Field(description="Log-only LED board")
+
+
+LedBoardConfig = Annotated[LogLedBoard, Field(discriminator="type")]
+
+
+class StoreConfig(Strict):
+    path: Path = Field(description="SQLite database file of the box (WAL mode)")
+    snapshot_dir: Path = Field(description="Folder for snapshot images")
+    snapshot_retention_days: float = Field(
+        default=30, gt=0, le=3650, description="Synced snapshots older than this are deleted"
+    )
+    snapshot_max_mb: int = Field(
+        default=2048, ge=1, le=10_000_000, description="Synced snapshots are deleted oldest first above this size"
+    )
+    min_free_mb: int = Field(
+        default=200, ge=0, le=1_000_000, description="Below this free space, snapshots are no longer written"
+    )
+    on_corrupt: Literal["quarantine", "refuse"] = Field(
+        default="quarantine",
+        description="Damaged database: move it aside and start a new one with a fault event, or refuse to start",
+    )
+
+
+class DecisionConfig(Strict):
+    min_confidence: float = Field(default=0.6, ge=0, le=1, description="Reads below this are not acted on")
+    fuzzy_min_confidence: float = Field(
+        default=0.8, ge=0, le=1, description="A fuzzy (OCR-confusable) match needs at least this confidence"
+    )
+    max_fuzzy_substitutions: int = Field(
+        default=2, ge=0, le=4, description="Most confusable characters a fuzzy match may differ by"
+    )
+    anti_passback_s: float = Field(
+        default=600, ge=0, le=7 * 86400, description="A plate that passed this gate this recently is refused"
+    )
+    override_ttl_s: float = Field(
+        default=300, ge=10, le=86400, description="How long an operator override stays usable"
+    )
+    repeat_read_s: float = Field(
+        default=20, ge=0, le=3600, description="Reads of the same plate within this time are one vehicle"
+    )
+
+
+class SyncConfig(Strict):
+    endpoint: str | None = Field(
+        default=None, max_length=500, pattern=r"^https?://[^\s]+$", description="Central service base URL"
+    )
+    timeout_s: float = Field(default=5, gt=0, le=120, description="HTTP timeout per request")
+
+
+class StatusConfig(Strict):
+    bind: str = Field(default="127.0.0.1", description="Address of the local status endpoint (loopback or gate LAN)")
+    port: int = Field(default=9180, ge=0, le=65535, description="Port of the status endpoint (0: any free port)")
+
+    @field_validator("bind")
+    @classmethod
+    def _private_only(cls, v: str) -> str:
+        try:
+            ip = ipaddress.ip_address(v)
+        except ValueError as exc:
+            raise ValueError(f"{v!r} is not an IP address") from exc
+        # 0.0.0.0 and :: count as "private" to ipaddress but listen on every interface, uplink included.
+        if ip.is_unspecified or not (ip.is_loopback or ip.is_private or ip.is_link_local):
+            raise ValueError("status endpoint must bind to loopback or a private gate-LAN address")
+        return v
+
+
+class GateConfig(Strict):
+    gate_id: Ident = Field(description="This box's gate, as named in the site file")
+    site: Path = Field(description="Site file, relative to this file")
+    camera: CameraConfig = Field(description="Frame source, chosen by `type`")
+    reader: ReaderConfig = Field(description="Plate reader, chosen by `type`")
+    barrier: BarrierConfig = Field(description="Barrier and loop detector driver, chosen by `type`")
+    ledboard: LedBoardConfig = Field(default=LogLedBoard(type="log"), description="LED board, chosen by `type`")
+    store: StoreConfig = Field(description="Local store")
+    decision: DecisionConfig = Field(default=DecisionConfig(), description="Decision rules")
+    sync: SyncConfig = Field(default=SyncConfig(), description="Central service link")
+    status: StatusConfig = Field(default=StatusConfig(), description="Local status endpoint")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level")

@@ -1,0 +1,178 @@
+"""``gate-daemon --config FILE``: runs one gate box until SIGTERM.
+
+Wires frame source → plate reader → decision → barrier/LED → local store (→ sync, issue 4) through
+the driver interfaces; serves the local status endpoint; talks to systemd (READY, WATCHDOG, STOPPING).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from edge import logs
+from edge.config import ConfigErrors, load_gate_config
+from edge.config.models import GateConfig, SiteConfig
+from edge.config.secrets import MissingSecret, read_secret
+from edge.drivers import build_drivers
+from edge.gate import GateRuntime, Listener
+from edge.localstore import LocalStore, StoreError
+from edge.metrics import GateMetrics
+from edge.sdnotify import Notifier
+from edge.sim.world import Lane
+from edge.status import StatusServer
+
+log = logging.getLogger(__name__)
+
+EXIT_CONFIG, EXIT_STORE = 2, 3
+RUNTIME_FILE = "daemon.json"
+
+
+def runtime_file(cfg: GateConfig) -> Path:
+    """Where the running daemon says how to reach it (gatectl reads this)."""
+    return cfg.store.path.parent / RUNTIME_FILE
+
+
+class Daemon:
+    def __init__(self, cfg: GateConfig, site: SiteConfig, *, lane: Lane | None = None,
+                 listener: Listener | None = None, notifier: Notifier | None = None):
+        self.cfg = cfg
+        self.site = site
+        self.stop_event = threading.Event()
+        self.started = time.time()
+        self.store = LocalStore.from_config(cfg.store)
+        self._seed_yards()
+        self.drivers = build_drivers(cfg, lane)
+        self.metrics = GateMetrics(cfg.gate_id)
+        self.runtime = GateRuntime(cfg, site, self.store, self.drivers.camera, self.drivers.reader,
+                                   self.drivers.barrier, self.drivers.board, self.metrics, listener,
+                                   stop=self.stop_event.is_set)
+        self.notifier = notifier or Notifier()
+        try:
+            token: str | None = read_secret("status-token", "GATE_STATUS_TOKEN")
+        except MissingSecret:
+            token = None
+        self.status_server = StatusServer(cfg.status.bind, cfg.status.port, status=self.status,
+                                          health=self.health, registry=self.metrics.registry,
+                                          refresh=self.refresh_metrics, token=token)
+
+    def _seed_yards(self) -> None:
+        gate = self.site.gate(self.cfg.gate_id)
+        if gate.yard and self.store.state.yard(gate.yard) is None:
+            self.store.state.set_yard(gate.yard, self.site.yard(gate.yard).capacity, 0)
+
+    # ---------------------------------------------------------------- health and status
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        cam = self.drivers.camera.health()
+        loop_age = time.monotonic() - self.runtime.heartbeat
+        checks: dict[str, Any] = {
+            "loop": {"ok": loop_age < 30, "age_s": round(loop_age, 2)},
+            "camera": {"ok": cam.last_frame_age_s is not None and cam.last_frame_age_s < 10,
+                       "frame_age_s": cam.last_frame_age_s},
+            "store": {"ok": self.store.db.quarantined is None,
+                      "quarantined": str(self.store.db.quarantined[0]) if self.store.db.quarantined else None},
+        }
+        free = shutil.disk_usage(self.cfg.store.path.parent).free
+        checks["disk"] = {"ok": free > self.cfg.store.min_free_mb * 2**20, "free_mb": free // 2**20}
+        return all(c["ok"] for c in checks.values()), checks
+
+    def refresh_metrics(self) -> None:
+        try:
+            self.metrics.outbox_backlog.set(self.store.outbox.backlog())
+        except StoreError:
+            self.metrics.store_faults.labels(kind="read").inc()
+        self.metrics.sync_age.set(-1)  # no sync client yet (issue 4)
+        self.metrics.camera_fps.set(self.drivers.camera.health().fps)
+
+    def status(self) -> dict[str, Any]:
+        ok, checks = self.health()
+        last = self.runtime.last_decision
+        return {
+            "gate_id": self.cfg.gate_id, "site": self.site.id, "pid": os.getpid(),
+            "started_at": datetime.fromtimestamp(self.started, timezone.utc).isoformat(),
+            "uptime_s": round(time.time() - self.started, 1), "healthy": ok, "checks": checks,
+            "barrier": {"position": self.drivers.barrier.position(),
+                        "loop_occupied": self.drivers.barrier.loop_occupied()},
+            "camera": self.drivers.camera.health().as_dict(),
+            "last_decision": last.as_dict() if last else None,
+            "outbox_backlog": self.store.outbox.backlog(),
+            "permits": self.store.permits.count(), "permits_cursor": self.store.permits.cursor(),
+        }
+
+    # ---------------------------------------------------------------- run
+
+    def run(self, poll_s: float = 0.02) -> None:
+        self.status_server.start()
+        self.drivers.camera.start()
+        self._write_runtime_file()
+        self.store.outbox.append("system", reason="started", payload={"pid": os.getpid(), "gate": self.cfg.gate_id})
+        self.notifier.ready(f"gate {self.cfg.gate_id} running")
+        log.info("daemon_ready", extra={"gate": self.cfg.gate_id, "status_url": self.status_server.url})
+        next_ping = 0.0
+        try:
+            while not self.stop_event.is_set():
+                self.runtime.step()
+                now = time.monotonic()
+                if self.notifier.watchdog_s and now >= next_ping:
+                    if self.health()[1]["loop"]["ok"]:
+                        self.notifier.watchdog()
+                    next_ping = now + self.notifier.watchdog_s / 3
+                self.stop_event.wait(poll_s)
+        finally:
+            self.shutdown()
+
+    def _write_runtime_file(self) -> None:
+        info = {"pid": os.getpid(), "status_url": self.status_server.url, "gate_id": self.cfg.gate_id,
+                "started_at": datetime.now(timezone.utc).isoformat()}
+        path = runtime_file(self.cfg)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(info), encoding="utf-8")
+        os.replace(tmp, path)
+
+    def shutdown(self) -> None:
+        self.notifier.stopping()
+        self.drivers.camera.stop()
+        self.status_server.stop()
+        try:
+            self.store.outbox.append("system", reason="stopped", payload={"pid": os.getpid()})
+        except StoreError as exc:
+            log.error("stop_not_recorded", extra={"error": str(exc)})
+        runtime_file(self.cfg).unlink(missing_ok=True)
+        self.store.close()
+        log.info("daemon_stopped", extra={"gate": self.cfg.gate_id})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="gate-daemon", description="Run one border-gate box.")
+    parser.add_argument("--config", required=True, type=Path, help="gate configuration file (TOML)")
+    args = parser.parse_args(argv)
+    try:
+        cfg, site = load_gate_config(args.config)
+    except ConfigErrors as exc:
+        print(f"gate-daemon: configuration errors:\n{exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    logs.setup(cfg.log_level)
+    try:
+        daemon = Daemon(cfg, site)
+    except StoreError as exc:
+        log.critical("store_unusable", extra={"error": str(exc)})
+        print(f"gate-daemon: {exc}", file=sys.stderr)
+        return EXIT_STORE
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: daemon.stop_event.set())
+    daemon.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""gatectl: the field technician's CLI on the box (thin layer over the library)."""

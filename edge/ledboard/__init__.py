@@ -1,0 +1,1 @@
+"""LED board (and later the speaker): one interface, drivers chosen by ``type``."""

@@ -1,0 +1,137 @@
+"""Schema migrations: registered functions, applied in order, each in one transaction.
+
+The schema version lives in ``PRAGMA user_version``; a migration and the version bump commit together,
+so a crash leaves the database at the previous version, never half-migrated.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from edge.localstore.errors import StoreError
+
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def migration(version: int) -> Callable[[Migration], Migration]:
+    def register(fn: Migration) -> Migration:
+        if version in MIGRATIONS:
+            raise RuntimeError(f"migration {version} registered twice")
+        MIGRATIONS[version] = fn
+        return fn
+
+    return register
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def latest_version() -> int:
+    return max(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> list[int]:
+    """Apply pending migrations; return the versions applied. ``conn`` must be in autocommit mode."""
+    applied = []
+    have = current_version(conn)
+    if have > latest_version():
+        raise StoreError(f"database schema {have} is newer than this software ({latest_version()}); "
+                         "install the newer software again, or move this database aside")
+    for version in sorted(v for v in MIGRATIONS if v > have):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            MIGRATIONS[version](conn)
+            conn.execute(f"PRAGMA user_version = {int(version)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        applied.append(version)
+    return applied
+
+
+@migration(1)
+def _initial(conn: sqlite3.Connection) -> None:
+    for sql in (
+        """CREATE TABLE permits (
+            permit_id TEXT PRIMARY KEY,
+            plate TEXT NOT NULL,
+            skeleton TEXT NOT NULL,
+            trip_id TEXT NOT NULL,
+            flow TEXT NOT NULL,
+            direction TEXT NOT NULL,
+            valid_from REAL NOT NULL,
+            valid_until REAL NOT NULL,
+            max_passes INTEGER NOT NULL DEFAULT 1,
+            company TEXT,
+            info TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX permits_plate ON permits(plate)",
+        "CREATE INDEX permits_skeleton ON permits(skeleton)",
+        "CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE watchlist (
+            plate TEXT PRIMARY KEY,
+            skeleton TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX watchlist_skeleton ON watchlist(skeleton)",
+        """CREATE TABLE events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            event_id TEXT NOT NULL UNIQUE,
+            ts TEXT NOT NULL,
+            type TEXT NOT NULL,
+            plate TEXT,
+            reason TEXT,
+            payload TEXT NOT NULL DEFAULT '{}',
+            snapshot TEXT,
+            sent_at TEXT
+        )""",
+        "CREATE INDEX events_unsent ON events(seq) WHERE sent_at IS NULL",
+        "CREATE INDEX events_plate ON events(plate, seq)",
+        "CREATE INDEX events_type ON events(type, seq)",
+        """CREATE TABLE passages (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            plate TEXT NOT NULL,
+            permit_id TEXT,
+            at REAL NOT NULL
+        )""",
+        "CREATE INDEX passages_plate ON passages(plate, at)",
+        "CREATE INDEX passages_permit ON passages(permit_id)",
+        """CREATE TABLE snapshots (
+            sha256 TEXT PRIMARY KEY,
+            relpath TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            synced_at REAL
+        )""",
+        "CREATE INDEX snapshots_synced ON snapshots(synced_at, created_at)",
+        """CREATE TABLE yards (
+            yard_id TEXT PRIMARY KEY,
+            capacity INTEGER NOT NULL,
+            occupancy INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE queue_numbers (
+            day TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            plate TEXT NOT NULL,
+            trip_id TEXT,
+            issued_at TEXT NOT NULL,
+            PRIMARY KEY (day, number)
+        )""",
+        """CREATE TABLE overrides (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            plate TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            expires_at REAL NOT NULL,
+            used_at REAL
+        )""",
+        "CREATE INDEX overrides_plate ON overrides(plate, expires_at)",
+    ):
+        conn.execute(sql)

@@ -1,0 +1,180 @@
+"""Permits cache (pulled from the central service by cursor) and the watchlist."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from edge.localstore.db import Database
+from edge.localstore.outbox import insert_event
+from edge.plate.text import InvalidPlate, normalize, skeleton
+
+
+class PermitIn(BaseModel):
+    """A permit as the central service sends it; validated at the boundary before it is cached."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    permit_id: str = Field(min_length=1, max_length=64, description="Unique permit id")
+    plate: str = Field(min_length=1, max_length=64, description="Plate as declared")
+    trip_id: str = Field(min_length=1, max_length=64, description="Trip the permit belongs to")
+    flow: Literal["export", "import"] = Field(description="Trip flow")
+    direction: Literal["in", "out"] = Field(description="Direction of travel the permit allows at this gate")
+    valid_from: datetime = Field(description="Start of validity (timezone-aware)")
+    valid_until: datetime = Field(description="End of validity (timezone-aware)")
+    max_passes: int = Field(default=1, ge=1, le=1000, description="Passages allowed at this gate")
+    company: str | None = Field(default=None, max_length=200, description="Declaring company")
+    info: dict[str, Any] = Field(default_factory=dict, description="Display data (goods, driver)")
+
+    @field_validator("plate")
+    @classmethod
+    def _plate(cls, v: str) -> str:
+        try:
+            return normalize(v).text
+        except InvalidPlate as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("valid_from", "valid_until")
+    @classmethod
+    def _aware(cls, v: datetime) -> datetime:
+        if v.tzinfo is None:
+            raise ValueError("time must carry a timezone")
+        return v
+
+    @model_validator(mode="after")
+    def _window(self) -> "PermitIn":
+        if self.valid_until <= self.valid_from:
+            raise ValueError(f"impossible validity window: {self.valid_from} .. {self.valid_until}")
+        return self
+
+
+@dataclass(frozen=True)
+class Permit:
+    permit_id: str
+    plate: str
+    trip_id: str
+    flow: str
+    direction: str
+    valid_from: float
+    valid_until: float
+    max_passes: int
+    company: str | None
+    info: dict[str, Any]
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> "Permit":
+        return cls(r["permit_id"], r["plate"], r["trip_id"], r["flow"], r["direction"], r["valid_from"],
+                   r["valid_until"], r["max_passes"], r["company"], json.loads(r["info"]))
+
+    def as_dict(self) -> dict[str, Any]:
+        d = self.__dict__.copy()
+        for k in ("valid_from", "valid_until"):
+            d[k] = datetime.fromtimestamp(d[k], timezone.utc).isoformat()
+        return d
+
+
+@dataclass(frozen=True)
+class DeltaResult:
+    applied: int
+    deleted: int
+    rejected: list[dict[str, str]]
+    cursor: int
+
+
+class Permits:
+    def __init__(self, db: Database):
+        self.db = db
+
+    # ------------------------------------------------------------------ sync side
+
+    def cursor(self) -> int:
+        rows = self.db.query("SELECT value FROM sync_state WHERE key = 'permits_cursor'")
+        return int(rows[0][0]) if rows else 0
+
+    def apply_delta(self, upserts: list[dict[str, Any]], deletes: list[str], cursor: int, *,
+                    full: bool = False) -> DeltaResult:
+        """Apply one delta (or a full snapshot) and advance the cursor, all in one transaction.
+
+        Invalid permits are refused one by one (recorded as a fault event naming them); the rest apply.
+        """
+        rows, rejected = [], []
+        for raw in upserts:
+            try:
+                p = PermitIn.model_validate(raw)
+            except ValidationError as exc:
+                pid = str(raw.get("permit_id", "?")) if isinstance(raw, dict) else "?"
+                rejected.append({"permit_id": pid[:64], "error": "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'permit'}: {e['msg']}" for e in exc.errors())})
+                continue
+            rows.append((p.permit_id, p.plate, skeleton(p.plate), p.trip_id, p.flow, p.direction,
+                         p.valid_from.timestamp(), p.valid_until.timestamp(), p.max_passes, p.company,
+                         json.dumps(p.info, ensure_ascii=False)))
+        with self.db.transaction() as conn:
+            if cursor < self._cursor_in(conn) and not full:
+                raise ValueError(f"permit cursor would go back from {self._cursor_in(conn)} to {cursor}")
+            deleted = 0
+            if full:
+                deleted = conn.execute("DELETE FROM permits").rowcount
+            elif deletes:
+                deleted = sum(conn.execute("DELETE FROM permits WHERE permit_id = ?", (d,)).rowcount
+                              for d in deletes)
+            conn.executemany(
+                "INSERT INTO permits (permit_id, plate, skeleton, trip_id, flow, direction, valid_from, valid_until,"
+                " max_passes, company, info) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT(permit_id) DO UPDATE SET plate=excluded.plate, skeleton=excluded.skeleton,"
+                " trip_id=excluded.trip_id, flow=excluded.flow, direction=excluded.direction,"
+                " valid_from=excluded.valid_from, valid_until=excluded.valid_until,"
+                " max_passes=excluded.max_passes, company=excluded.company, info=excluded.info",
+                rows,
+            )
+            conn.execute("INSERT INTO sync_state (key, value) VALUES ('permits_cursor', ?)"
+                         " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(cursor),))
+            if rejected:
+                insert_event(conn, "fault", reason="permit_rejected",
+                             payload={"count": len(rejected), "permits": rejected[:50]})
+        return DeltaResult(len(rows), deleted, rejected, cursor)
+
+    @staticmethod
+    def _cursor_in(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT value FROM sync_state WHERE key = 'permits_cursor'").fetchone()
+        return int(row[0]) if row else 0
+
+    # ------------------------------------------------------------------ lookups
+
+    def by_plate(self, plate: str) -> list[Permit]:
+        return [Permit.from_row(r) for r in self.db.query("SELECT * FROM permits WHERE plate = ?", (plate,))]
+
+    def by_skeleton(self, skel: str) -> list[Permit]:
+        return [Permit.from_row(r) for r in self.db.query("SELECT * FROM permits WHERE skeleton = ?", (skel,))]
+
+    def count(self) -> int:
+        return int(self.db.query("SELECT count(*) FROM permits")[0][0])
+
+
+class Watchlist:
+    def __init__(self, db: Database):
+        self.db = db
+
+    def add(self, plate: str, reason: str) -> str:
+        text = normalize(plate).text
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO watchlist (plate, skeleton, reason, added_at) VALUES (?,?,?,?)"
+                " ON CONFLICT(plate) DO UPDATE SET reason = excluded.reason",
+                (text, skeleton(text), reason, datetime.now(timezone.utc).isoformat()),
+            )
+        return text
+
+    def remove(self, plate: str) -> bool:
+        with self.db.transaction() as conn:
+            return conn.execute("DELETE FROM watchlist WHERE plate = ?", (normalize(plate).text,)).rowcount > 0
+
+    def match(self, plate: str) -> list[sqlite3.Row]:
+        """Watchlist entries equal to ``plate`` or confusable with it (exact ones first)."""
+        rows = self.db.query("SELECT plate, reason FROM watchlist WHERE skeleton = ?", (skeleton(plate),))
+        return sorted(rows, key=lambda r: r["plate"] != plate)

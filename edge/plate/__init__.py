@@ -1,0 +1,1 @@
+"""Plate text handling (normalisation, grammars, OCR confusion) and plate readers."""

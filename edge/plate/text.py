@@ -1,0 +1,112 @@
+"""Plate text: normalisation, country grammars and OCR-confusion skeletons.
+
+Plates are compared on upper-case Latin letters, digits and Chinese province characters only;
+separators and case are ignored. Anything else in a plate string is junk and is refused, so a read
+like ``"29C-123.45"`` and a permit ``"29c 12345"`` meet as ``"29C12345"`` while ``"29C;DROP"`` is an error.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+Country = Literal["VN", "CN", "XX"]
+
+#: Chinese province (and special-use) characters that may start a plate.
+CN_PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+CN_SPECIAL = "使领学警港澳挂试超"
+CJK_ALLOWED = frozenset(CN_PROVINCES + CN_SPECIAL)
+SEPARATORS = frozenset(" -._·•/\t")
+
+VN_RE = re.compile(r"^\d{2}[A-Z]{1,2}\d?\d{4,5}$")
+CN_RE = re.compile(rf"^[{CN_PROVINCES}][A-Z][A-Z0-9]{{4,6}}[{CN_SPECIAL}]?$")
+XX_RE = re.compile(r"^[A-Z0-9]{4,10}$")
+
+MIN_LEN, MAX_LEN = 4, 12
+
+#: Groups of characters an OCR model confuses; each maps to its group's first member.
+CONFUSABLE_GROUPS = ("0ODQ", "1IL", "2Z", "5S", "6G", "8B", "4A", "7T")
+_SKELETON = {c: g[0] for g in CONFUSABLE_GROUPS for c in g}
+_SKELETON_TABLE = str.maketrans(_SKELETON)
+
+
+class InvalidPlate(ValueError):
+    """A plate string that cannot be a plate (junk characters, wrong length)."""
+
+
+@dataclass(frozen=True)
+class Plate:
+    text: str
+    country: Country
+
+
+def clean(raw: str) -> str:
+    """Upper-case, width-fold and strip separators; raise :class:`InvalidPlate` on junk."""
+    if not isinstance(raw, str):
+        raise InvalidPlate(f"plate must be text, not {type(raw).__name__}")
+    if len(raw) > 64:
+        raise InvalidPlate("plate text longer than 64 characters")
+    text = unicodedata.normalize("NFKC", raw).upper()
+    out = []
+    for ch in text:
+        if ch in SEPARATORS:
+            continue
+        if ("A" <= ch <= "Z") or ("0" <= ch <= "9") or ch in CJK_ALLOWED:
+            out.append(ch)
+            continue
+        raise InvalidPlate(f"character {ch!r} (U+{ord(ch):04X}) is not allowed in a plate: {raw!r}")
+    result = "".join(out)
+    if not MIN_LEN <= len(result) <= MAX_LEN:
+        raise InvalidPlate(f"plate {raw!r} has {len(result)} characters, expected {MIN_LEN}-{MAX_LEN}")
+    return result
+
+
+def country_of(text: str) -> Country:
+    if VN_RE.match(text):
+        return "VN"
+    if CN_RE.match(text):
+        return "CN"
+    return "XX"
+
+
+def normalize(raw: str) -> Plate:
+    """Normalise a plate string and tell its country grammar.
+
+    Latin text that matches neither the VN nor the CN grammar is accepted as a foreign plate
+    ("XX", e.g. ASEAN transit trucks) provided it is 4-10 letters and digits; text with CJK
+    characters must match the CN grammar.
+    """
+    text = clean(raw)
+    country = country_of(text)
+    if country == "XX" and not XX_RE.match(text):
+        raise InvalidPlate(f"plate {raw!r} matches no plate grammar")
+    return Plate(text, country)
+
+
+def skeleton(text: str) -> str:
+    """Map every OCR-confusable character to its group's representative (``"29C-8O5"`` → ``"29C805"``)."""
+    return text.translate(_SKELETON_TABLE)
+
+
+def substitutions(a: str, b: str) -> int | None:
+    """Characters in which two same-skeleton plates differ, or None if they are not confusable."""
+    if len(a) != len(b):
+        return None
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            if _SKELETON.get(x, x) != _SKELETON.get(y, y):
+                return None
+            n += 1
+    return n
+
+
+def display_vn(text: str) -> str:
+    """Conventional one-row display of a normalised VN plate: ``29C12345`` → ``29C-123.45``."""
+    m = re.match(r"^(\d{2}[A-Z]{1,2}\d?)(\d{4,5})$", text)
+    if not m:
+        return text
+    head, num = m.groups()
+    return f"{head}-{num[:3]}.{num[3:]}" if len(num) == 5 else f"{head}-{num}"

@@ -1,0 +1,1 @@
+"""In-process simulation of one lane (trucks, arm, loop) behind the simulated drivers."""

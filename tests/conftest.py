@@ -1,0 +1,50 @@
+"""Shared fixtures: a gate file for the dev profile with its store in a temporary folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SITE = REPO / "config" / "sites" / "kim-thanh.toml"
+
+
+def write_gate_file(folder: Path, gate_id: str = "kb2_in", extra: str = "") -> Path:
+    """A sim-driver gate file whose store lives in ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{gate_id}.toml"
+    path.write_text(
+        f'''gate_id = "{gate_id}"
+site = "{SITE}"
+
+[camera]
+type = "sim"
+fps = 20
+width = 320
+height = 240
+
+[reader]
+type = "sim"
+
+[barrier]
+type = "sim"
+travel_s = 0.05
+pass_s = 0.1
+
+[store]
+path = "var/gate.db"
+snapshot_dir = "var/snapshots"
+min_free_mb = 1
+
+[status]
+port = 0
+{extra}''',
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def gate_file(tmp_path: Path) -> Path:
+    return write_gate_file(tmp_path / "box")

@@ -1,0 +1,22 @@
+"""`make demo` end to end: the demo run finishes with every truck handled as its scenario says."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO, write_gate_file
+
+
+def test_demo_runs_one_gate_end_to_end(tmp_path: Path) -> None:
+    gate_file = write_gate_file(tmp_path / "box", extra="\n[decision]\nrepeat_read_s = 2\n")
+    proc = subprocess.run([sys.executable, "-m", "edge.demo", "--config", str(gate_file), "--timeout", "60"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    for expected in ("OPEN  permit_ok via fuzzy match on 51F06532", "DENY  expired", "DENY  wrong_direction",
+                     "DENY  watchlist", "DENY  no_permit", "OPEN  operator_override", "DENY  passes_used",
+                     "unsafe closes 0", "health endpoint: ok"):
+        assert expected in out
+    assert "passed ['29C-123.45', '51F-065.32', '59-L2 149.99', '桂A88888']" in out

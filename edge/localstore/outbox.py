@@ -28,6 +28,15 @@ def utcnow_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
+def _as_stored_ts(value: str) -> str:
+    """An ISO-8601 time (any offset, ``Z``, or naive meaning UTC) in the stored ``ts`` form, so that
+    comparing the text compares the instants. Raises ValueError on text that is not a time."""
+    dt = datetime.fromisoformat(value)
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
 @dataclass(frozen=True)
 class Event:
     seq: int
@@ -106,10 +115,10 @@ class Outbox:
                 params.append(val)
         if since:
             where.append("ts >= ?")
-            params.append(since)
+            params.append(_as_stored_ts(since))
         if until:
             where.append("ts <= ?")
-            params.append(until)
+            params.append(_as_stored_ts(until))
         sql = "SELECT * FROM events" + (" WHERE " + " AND ".join(where) if where else "")
         rows = self.db.query(sql + " ORDER BY seq DESC LIMIT ?", (*params, limit))
         return [Event.from_row(r) for r in reversed(rows)]

@@ -42,15 +42,30 @@ class Plate:
     country: Country
 
 
+def _fold(ch: str) -> str:
+    """Width-fold and upper-case one character: full-width ASCII forms to ASCII, Unicode spaces to a space.
+
+    Deliberately not NFKC + ``str.upper()``: those turn junk into plate characters (``"ß"`` → ``"SS"``,
+    ``"™"`` → ``"TM"``, ``"²"`` → ``"2"``, ``"…"`` → ``"..."``, ``"ı"`` → ``"I"``).
+    """
+    if "\uff01" <= ch <= "\uff5e":
+        ch = chr(ord(ch) - 0xFEE0)
+    elif unicodedata.category(ch) == "Zs":
+        return " "
+    if "a" <= ch <= "z":
+        return chr(ord(ch) - 32)
+    return ch
+
+
 def clean(raw: str) -> str:
     """Upper-case, width-fold and strip separators; raise :class:`InvalidPlate` on junk."""
     if not isinstance(raw, str):
         raise InvalidPlate(f"plate must be text, not {type(raw).__name__}")
     if len(raw) > 64:
         raise InvalidPlate("plate text longer than 64 characters")
-    text = unicodedata.normalize("NFKC", raw).upper()
     out = []
-    for ch in text:
+    for ch in raw:
+        ch = _fold(ch)
         if ch in SEPARATORS:
             continue
         if ("A" <= ch <= "Z") or ("0" <= ch <= "9") or ch in CJK_ALLOWED:
@@ -105,7 +120,8 @@ def substitutions(a: str, b: str) -> int | None:
 
 def display_vn(text: str) -> str:
     """Conventional one-row display of a normalised VN plate: ``29C12345`` → ``29C-123.45``."""
-    m = re.match(r"^(\d{2}[A-Z]{1,2}\d?)(\d{4,5})$", text)
+    # Lazy series digit: "29C12345" is 29C-123.45 (5-digit number), not 29C1-2345.
+    m = re.match(r"^(\d{2}[A-Z]{1,2}\d??)(\d{4,5})$", text)
     if not m:
         return text
     head, num = m.groups()

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[str, dict[str, Any]], None]
 
+#: Refusals that tell the driver to wait ("… - CHỜ"): a truck waiting in view is decided again once
+#: per ``repeat_read_s`` (not on every frame), so that waiting can end in a passage.
+WAIT_REASONS = frozenset({Reason.YARD_FULL, Reason.STORE_UNAVAILABLE})
+
 
 class GateRuntime:
     def __init__(self, cfg: GateConfig, site: SiteConfig, store: LocalStore, camera: FrameSource,
@@ -55,6 +59,7 @@ class GateRuntime:
         self.last_decision: Decision | None = None
         self.last_cycle: CycleResult | None = None
         self._recent: dict[str, float] = {}
+        self._decided: dict[str, tuple[float, Reason]] = {}  # per plate key: when decided, and why
         self._last_frame_ts = 0.0
 
     # ---------------------------------------------------------------- loop body
@@ -72,18 +77,38 @@ class GateRuntime:
         self.metrics.raw_reads.inc()
         if self._repeat(read):
             return None
-        return self.handle(read)
+        decision = self.handle(read)
+        self._decided[self._key(read)] = (time.monotonic(), decision.reason)
+        return decision
+
+    @staticmethod
+    def _key(read: PlateRead) -> str:
+        try:
+            return normalize(read.text).text
+        except InvalidPlate:
+            return read.text
 
     def _repeat(self, read: PlateRead) -> bool:
-        try:
-            key = normalize(read.text).text
-        except InvalidPlate:
-            key = read.text
+        key = self._key(read)
         now = time.monotonic()
         self._recent = {k: t for k, t in self._recent.items() if now - t < self.cfg.decision.repeat_read_s}
+        self._decided = {k: v for k, v in self._decided.items() if k in self._recent}
         seen_recently = key in self._recent
         self._recent[key] = now  # last sighting: a truck standing in view never counts twice
-        return seen_recently and not self._override_waiting(key)
+        return seen_recently and not self._override_waiting(key) and not self._worth_deciding_again(key, read, now)
+
+    def _worth_deciding_again(self, key: str, read: PlateRead, now: float) -> bool:
+        """A vehicle still in view is decided again only where the answer may now differ: its read is
+        now confident enough where the last one was not, or it was told to wait and has waited."""
+        last = self._decided.get(key)
+        if last is None:
+            return False
+        at, reason = last
+        if reason == Reason.LOW_CONFIDENCE:
+            return read.confidence >= self.cfg.decision.min_confidence
+        if reason == Reason.FUZZY_LOW_CONFIDENCE:
+            return read.confidence >= self.cfg.decision.fuzzy_min_confidence
+        return reason in WAIT_REASONS and now - at >= self.cfg.decision.repeat_read_s
 
     def _override_waiting(self, plate: str) -> bool:
         try:

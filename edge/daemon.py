@@ -141,7 +141,7 @@ class Daemon:
 
     def shutdown(self) -> None:
         self.notifier.stopping()
-        self.drivers.camera.stop()
+        self.drivers.release()
         self.status_server.stop()
         try:
             self.store.outbox.append("system", reason="stopped", payload={"pid": os.getpid()})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from edge.config.models import SimBarrier
+from edge.barrier.config import SimBarrier
 from edge.sim.world import Lane
 
 
@@ -20,7 +20,14 @@ class SimBarrierDriver:
         self.lane.set_arm("closed")
 
     def position(self) -> str:
-        return self.lane.arm_position()
+        pos = self.lane.arm_position()
+        return "moving" if pos in ("opening", "closing") else pos
 
     def loop_occupied(self) -> bool:
         return self.lane.loop_occupied()
+
+    def fault_code(self) -> int:
+        return 0
+
+    def release(self) -> None:
+        """Nothing to free."""

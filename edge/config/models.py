@@ -6,16 +6,13 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-Ident = Annotated[
-    str,
-    Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Lower-case identifier"),
-]
+from edge.barrier.config import GpioBarrier, ModbusBarrier, SafetyConfig, SimBarrier
+from edge.config.base import Ident, Strict
+from edge.ledboard.config import EspeakSpeaker, LogLedBoard, ModbusLedBoard, NoSpeaker, TextLedBoard
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+__all__ = ["Ident", "Strict", "SimBarrier", "LogLedBoard"]
 
 
 # --------------------------------------------------------------------------------------------- site
@@ -157,24 +154,9 @@ class SimReader(Strict):
 ReaderConfig = Annotated[SimReader, Field(discriminator="type")]
 
 
-class SimBarrier(Strict):
-    """In-process barrier and loop detector model (unit tests and the demo)."""
-
-    type: Literal["sim"] = Field(description="Simulated barrier")
-    travel_s: float = Field(default=0.2, ge=0, le=30, description="Time the arm takes to open or close")
-    pass_s: float = Field(default=0.3, ge=0, le=300, description="Time a truck occupies the loop")
-
-
-BarrierConfig = Annotated[SimBarrier, Field(discriminator="type")]
-
-
-class LogLedBoard(Strict):
-    """LED board that writes what it would display to the log (no board attached)."""
-
-    type: Literal["log"] = Field(description="Log-only LED board")
-
-
-LedBoardConfig = Annotated[LogLedBoard, Field(discriminator="type")]
+BarrierConfig = Annotated[SimBarrier | ModbusBarrier | GpioBarrier, Field(discriminator="type")]
+LedBoardConfig = Annotated[LogLedBoard | ModbusLedBoard | TextLedBoard, Field(discriminator="type")]
+SpeakerConfig = Annotated[NoSpeaker | EspeakSpeaker, Field(discriminator="type")]
 
 
 class StoreConfig(Strict):
@@ -244,7 +226,9 @@ class GateConfig(Strict):
     camera: CameraConfig = Field(description="Frame source, chosen by `type`")
     reader: ReaderConfig = Field(description="Plate reader, chosen by `type`")
     barrier: BarrierConfig = Field(description="Barrier and loop detector driver, chosen by `type`")
+    safety: SafetyConfig = Field(default=SafetyConfig(), description="Barrier passage state machine")
     ledboard: LedBoardConfig = Field(default=LogLedBoard(type="log"), description="LED board, chosen by `type`")
+    speaker: SpeakerConfig = Field(default=NoSpeaker(type="none"), description="Loudspeaker, chosen by `type`")
     store: StoreConfig = Field(description="Local store")
     decision: DecisionConfig = Field(default=DecisionConfig(), description="Decision rules")
     sync: SyncConfig = Field(default=SyncConfig(), description="Central service link")

@@ -8,8 +8,16 @@ from typing import Protocol
 log = logging.getLogger(__name__)
 
 
+class LedBoardError(Exception):
+    """The board could not be reached or refused the text."""
+
+
 class LedBoard(Protocol):
-    def show(self, lines: list[str]) -> None: ...
+    def show(self, lines: list[str]) -> None:
+        """Display ``lines`` (Vietnamese text); raise :class:`LedBoardError` when the board fails."""
+
+    def release(self) -> None:
+        """Free the connection (at shutdown)."""
 
 
 class LogLedBoard:
@@ -21,3 +29,6 @@ class LogLedBoard:
     def show(self, lines: list[str]) -> None:
         self.last = list(lines)
         log.info("ledboard", extra={"lines": lines})
+
+    def release(self) -> None:
+        """Nothing to free."""

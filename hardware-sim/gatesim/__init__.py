@@ -1,0 +1,1 @@
+"""gate-sim: simulators that speak the real protocols (Modbus TCP barrier PLC, LED board)."""

@@ -55,7 +55,7 @@ class Daemon:
         self.metrics = GateMetrics(cfg.gate_id)
         self.runtime = GateRuntime(cfg, site, self.store, self.drivers.camera, self.drivers.reader,
                                    self.drivers.barrier, self.drivers.board, self.metrics, listener,
-                                   stop=self.stop_event.is_set)
+                                   stop=self.stop_event.is_set, speaker=self.drivers.speaker)
         self.notifier = notifier or Notifier()
         try:
             token: str | None = read_secret("status-token", "GATE_STATUS_TOKEN")
@@ -79,6 +79,8 @@ class Daemon:
             "loop": {"ok": loop_age < 30, "age_s": round(loop_age, 2)},
             "camera": {"ok": cam.last_frame_age_s is not None and cam.last_frame_age_s < 10,
                        "frame_age_s": cam.last_frame_age_s},
+            "barrier": {"ok": self.runtime.controller.fault is None, "state": str(self.runtime.controller.state),
+                        "fault": self.runtime.controller.fault},
             "store": {"ok": self.store.db.quarantined is None,
                       "quarantined": str(self.store.db.quarantined[0]) if self.store.db.quarantined else None},
         }
@@ -101,8 +103,8 @@ class Daemon:
             "gate_id": self.cfg.gate_id, "site": self.site.id, "pid": os.getpid(),
             "started_at": datetime.fromtimestamp(self.started, timezone.utc).isoformat(),
             "uptime_s": round(time.time() - self.started, 1), "healthy": ok, "checks": checks,
-            "barrier": {"position": self.drivers.barrier.position(),
-                        "loop_occupied": self.drivers.barrier.loop_occupied()},
+            "barrier": {"position": self.runtime.controller.position, "state": str(self.runtime.controller.state),
+                        "fault": self.runtime.controller.fault, "loop_occupied": self.runtime.controller.loop},
             "camera": self.drivers.camera.health().as_dict(),
             "last_decision": last.as_dict() if last else None,
             "outbox_backlog": self.store.outbox.backlog(),
@@ -113,6 +115,7 @@ class Daemon:
 
     def run(self, poll_s: float = 0.02) -> None:
         self.status_server.start()
+        self.runtime.start()
         self.drivers.camera.start()
         self._write_runtime_file()
         self.store.outbox.append("system", reason="started", payload={"pid": os.getpid(), "gate": self.cfg.gate_id})
@@ -141,6 +144,7 @@ class Daemon:
 
     def shutdown(self) -> None:
         self.notifier.stopping()
+        self.runtime.shutdown()
         self.drivers.release()
         self.status_server.stop()
         try:

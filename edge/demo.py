@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"Gate {gate.id} — {gate.name} ({site.name}), direction {gate.direction}, flows {gate.flows}")
     say(f"store {cfg.store.path}")
 
-    lane = Lane(arrival_gap_s=0.4)
+    lane = Lane(arrival_gap_s=1.5)
     done = threading.Event()
     pending = {"n": len(TRUCKS)}
     daemon_box: dict[str, Daemon] = {}
@@ -88,9 +88,13 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"  operator override recorded as event #{event.seq}")
             elif not data["allow"]:
                 pending["n"] -= 1
-        elif kind == "cycle":
+        elif kind == "passage":
             q = f", queue number {data['queue_number']}" if data["queue_number"] else ""
-            say(f"  barrier cycle: passed={data['passed']} fault={data['fault']} in {data['total_s']} s{q}")
+            say(f"  truck {data['plate']} drove over the loop{q}")
+        elif kind == "cycle":
+            r = data["result"]
+            timing = f"arm up in {r.get('open_s', '?')} s, down in {r.get('close_s', '?')} s"
+            say(f"  barrier cycle {'ok' if r['ok'] else 'FAILED: ' + str(r['why'])}: {timing}")
             pending["n"] -= 1
         if pending["n"] <= 0:
             done.set()

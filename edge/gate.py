@@ -1,13 +1,16 @@
-"""The gate pipeline: frame → read → decision → event committed → barrier/LED → passage recorded.
+"""The gate pipeline: frame → read → decision → event committed → barrier passage → passage recorded.
 
-The decision's event is committed (fsynced) before the barrier is told to move; when it cannot be
-committed, the barrier stays closed.
+The decision's event is committed (fsynced) before the barrier is asked to move; when it cannot be
+committed, the barrier stays closed. The barrier itself is run by its own thread
+(:class:`~edge.barrier.safety.BarrierController`); its events come back through a queue and are
+recorded here, on the loop's thread, together with the LED board and speaker output.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import queue
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -15,12 +18,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from edge.barrier.base import Barrier
-from edge.barrier.cycle import CycleResult, run_cycle
+from edge.barrier.safety import BarrierController
 from edge.camera.base import FrameSource
 from edge.config.models import GateConfig, SiteConfig
 from edge.decision import Decision, DecisionEngine, Reason
-from edge.ledboard.base import LedBoard
+from edge.barrier.commands import CommandQueue
+from edge.ledboard.base import LedBoard, LedBoardError
 from edge.ledboard.messages import decision_lines, queue_lines
+from edge.ledboard.speaker import NullSpeaker, Speaker
 from edge.localstore import LocalStore, StoreError
 from edge.localstore.gatestate import GateState
 from edge.localstore.outbox import insert_event
@@ -33,23 +38,26 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[str, dict[str, Any]], None]
 
-#: Refusals that tell the driver to wait ("… - CHỜ"): a truck waiting in view is decided again once
-#: per ``repeat_read_s`` (not on every frame), so that waiting can end in a passage.
-WAIT_REASONS = frozenset({Reason.YARD_FULL, Reason.STORE_UNAVAILABLE})
+#: Refusals that mean "wait here", not "go away": the truck is decided again once per repeat_read_s.
+RETRY_REASONS = frozenset({Reason.YARD_FULL, Reason.STORE_UNAVAILABLE})
+#: Barrier events recorded in the outbox (the rest are internal bookkeeping).
+RECORDED = frozenset({"power_up", "opened", "reversed", "tailgate", "closed", "no_vehicle", "fault", "fault_cleared",
+                      "device_back", "manual_open", "manual_close"})
 
 
 class GateRuntime:
     def __init__(self, cfg: GateConfig, site: SiteConfig, store: LocalStore, camera: FrameSource,
                  reader: PlateReader, barrier: Barrier, board: LedBoard, metrics: GateMetrics,
-                 listener: Listener | None = None, stop: Callable[[], bool] = lambda: False):
+                 listener: Listener | None = None, stop: Callable[[], bool] = lambda: False,
+                 speaker: Speaker | None = None):
         self.cfg = cfg
         self.site = site
         self.gate = site.gate(cfg.gate_id)
         self.store = store
         self.camera = camera
         self.reader = reader
-        self.barrier = barrier
         self.board = board
+        self.speaker = speaker or NullSpeaker()
         self.metrics = metrics
         self.engine = DecisionEngine(store, self.gate, cfg.decision)
         self.listener = listener or (lambda kind, data: None)
@@ -57,16 +65,30 @@ class GateRuntime:
         self.tz = ZoneInfo(site.timezone)
         self.heartbeat = time.monotonic()
         self.last_decision: Decision | None = None
-        self.last_cycle: CycleResult | None = None
-        self._recent: dict[str, float] = {}
-        self._decided: dict[str, tuple[float, Reason]] = {}  # per plate key: when decided, and why
+        self._barrier_events: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        self.controller = BarrierController(barrier, cfg.safety, on_event=lambda k, d: self._barrier_events.put((k, d)))
+        self.commands = CommandQueue(store, self.controller)
+        self._recent: dict[str, tuple[float, float, Reason]] = {}  # plate → (last seen, decided at, reason)
         self._last_frame_ts = 0.0
+        self._board_down = False
+
+    def start(self) -> None:
+        self.controller.start()
+        self.drain()  # the power-up event first
+
+    def shutdown(self) -> None:
+        self.controller.stop()
+        self.drain()
 
     # ---------------------------------------------------------------- loop body
 
     def step(self) -> Decision | None:
-        """Look at the newest frame once; act on a new vehicle's read. Returns the decision taken, if any."""
+        """One turn of the loop: record barrier events, run technician commands, act on a new vehicle."""
         self.heartbeat = time.monotonic()
+        self.drain()
+        self.commands.poll()
+        if self.controller.busy:
+            return None  # one truck at a time through one barrier; the next is read when the arm is down
         frame = self.camera.latest()
         if frame is None or frame.ts == self._last_frame_ts:
             return None
@@ -77,38 +99,46 @@ class GateRuntime:
         self.metrics.raw_reads.inc()
         if self._repeat(read):
             return None
-        decision = self.handle(read)
-        self._decided[self._key(read)] = (time.monotonic(), decision.reason)
-        return decision
+        return self.handle(read)
 
-    @staticmethod
-    def _key(read: PlateRead) -> str:
-        try:
-            return normalize(read.text).text
-        except InvalidPlate:
-            return read.text
+    def settle(self, timeout: float = 10.0) -> bool:
+        """Step until the barrier is idle and its events are recorded (tests, demo, shutdown)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self.drain()
+            if not self.controller.busy and self._barrier_events.empty():
+                return True
+            time.sleep(0.005)
+        return False
 
     def _repeat(self, read: PlateRead) -> bool:
-        key = self._key(read)
-        now = time.monotonic()
-        self._recent = {k: t for k, t in self._recent.items() if now - t < self.cfg.decision.repeat_read_s}
-        self._decided = {k: v for k, v in self._decided.items() if k in self._recent}
-        seen_recently = key in self._recent
-        self._recent[key] = now  # last sighting: a truck standing in view never counts twice
-        return seen_recently and not self._override_waiting(key) and not self._worth_deciding_again(key, read, now)
+        """A read of a vehicle already decided: not decided again, unless a retry is due.
 
-    def _worth_deciding_again(self, key: str, read: PlateRead, now: float) -> bool:
-        """A vehicle still in view is decided again only where the answer may now differ: its read is
-        now confident enough where the last one was not, or it was told to wait and has waited."""
-        last = self._decided.get(key)
-        if last is None:
+        A plate seen within ``repeat_read_s`` of its last sighting is the same vehicle. It is decided
+        again only when an override now waits for it, when its refusal meant "wait" (yard full, store
+        unavailable) and ``repeat_read_s`` has passed since, or when it was refused for a blurred read
+        and this read is confident enough.
+        """
+        try:
+            key = normalize(read.text).text
+        except InvalidPlate:
+            key = read.text
+        now = time.monotonic()
+        window = self.cfg.decision.repeat_read_s
+        self._recent = {k: v for k, v in self._recent.items() if now - v[0] < window}
+        seen = self._recent.get(key)
+        if seen is None:
+            self._recent[key] = (now, now, Reason.NO_PERMIT)
             return False
-        at, reason = last
+        _, decided_at, reason = seen
+        self._recent[key] = (now, decided_at, reason)
+        if self._override_waiting(key):
+            return False
         if reason == Reason.LOW_CONFIDENCE:
-            return read.confidence >= self.cfg.decision.min_confidence
+            return read.confidence < self.cfg.decision.min_confidence
         if reason == Reason.FUZZY_LOW_CONFIDENCE:
-            return read.confidence >= self.cfg.decision.fuzzy_min_confidence
-        return reason in WAIT_REASONS and now - at >= self.cfg.decision.repeat_read_s
+            return read.confidence < self.cfg.decision.fuzzy_min_confidence
+        return not (reason in RETRY_REASONS and now - decided_at >= window)
 
     def _override_waiting(self, plate: str) -> bool:
         try:
@@ -127,14 +157,25 @@ class GateRuntime:
             log.error("decision_store_error", extra={"error": str(exc)})
             decision = Decision(False, Reason.STORE_UNAVAILABLE, read.text, confidence=read.confidence,
                                 detail={"error": str(exc)})
-        decision = self._commit(read, decision, snapshot)
+        decision, seq = self._commit(read, decision, snapshot)
+        self._remember(read, decision)
         self.last_decision = decision
         self.metrics.decisions.labels(reason=str(decision.reason), allow=str(decision.allow).lower()).inc()
-        self.board.show(decision_lines(decision.allow, decision.reason, decision.plate or read.text))
+        self._show(decision_lines(decision.allow, decision.reason, decision.plate or read.text))
         self.listener("decision", decision.as_dict())
         if decision.allow:
-            self._pass(decision)
+            self.controller.request_passage(plate=decision.plate, permit_id=decision.permit_id,
+                                            trip_id=decision.trip_id, reason=str(decision.reason), decision_seq=seq)
         return decision
+
+    def _remember(self, read: PlateRead, decision: Decision) -> None:
+        now = time.monotonic()
+        for text in {read.text, decision.plate or read.text}:
+            try:
+                key = normalize(text).text
+            except InvalidPlate:
+                key = text
+            self._recent[key] = (now, now, decision.reason)
 
     def _save_snapshot(self, read: PlateRead) -> str | None:
         if not read.snapshot_jpeg:
@@ -146,53 +187,97 @@ class GateRuntime:
             log.warning("snapshot_not_kept", extra={"error": str(exc)})
             return None
 
-    def _commit(self, read: PlateRead, decision: Decision, snapshot: str | None) -> Decision:
+    def _commit(self, read: PlateRead, decision: Decision, snapshot: str | None) -> tuple[Decision, int | None]:
         payload = decision.as_dict() | {"gate": self.gate.id, "read_ts": read.ts, "box": read.box,
                                         "source": read.source}
         try:
             with self.store.transaction() as conn:
-                insert_event(conn, "decision", plate=decision.plate or read.text[:64], reason=str(decision.reason),
-                             payload=payload, snapshot=snapshot)
+                event = insert_event(conn, "decision", plate=decision.plate or read.text[:64],
+                                     reason=str(decision.reason), payload=payload, snapshot=snapshot)
                 if decision.alert:
                     insert_event(conn, "alert", plate=decision.plate, reason="watchlist",
                                  payload={"alert": decision.alert, "gate": self.gate.id}, snapshot=snapshot)
                 if decision.override:
                     GateState.use_override(conn, decision.override.id)
+            return decision, event.seq
         except StoreError as exc:
             self.metrics.store_faults.labels(kind="event").inc()
             log.error("decision_not_recorded", extra={"error": str(exc), "plate": decision.plate})
             if decision.allow:
-                return dataclasses.replace(decision, allow=False, reason=Reason.STORE_UNAVAILABLE,
-                                           detail=decision.detail | {"error": str(exc)})
-        return decision
+                decision = dataclasses.replace(decision, allow=False, reason=Reason.STORE_UNAVAILABLE,
+                                               detail=decision.detail | {"error": str(exc)})
+            return decision, None
 
-    def _pass(self, decision: Decision) -> None:
-        result = run_cycle(self.barrier, stop=self.stop)
-        self.last_cycle = result
-        self.metrics.barrier_cycles.inc()
-        if result.fault:
-            self.metrics.barrier_faults.labels(fault=result.fault).inc()
+    # ---------------------------------------------------------------- barrier events
+
+    def drain(self) -> None:
+        while True:
+            try:
+                kind, data = self._barrier_events.get_nowait()
+            except queue.Empty:
+                return
+            self._on_barrier(kind, data)
+
+    def _on_barrier(self, kind: str, data: dict[str, Any]) -> None:
+        if kind == "fault":
+            self.metrics.barrier_faults.labels(fault=data.get("fault", "unknown")).inc()
+        if kind == "closed" and data.get("decision_seq") is not None:
+            self.metrics.barrier_cycles.inc()
+        if kind == "request_done":
+            self.commands.done(data)
+            self.listener("cycle", data)
+            return
         queue_number = None
         try:
             with self.store.transaction() as conn:
-                insert_event(conn, "barrier", plate=decision.plate, reason=result.fault or "cycle_ok",
-                             payload={"passed": result.passed, "open_s": round(result.open_s, 3),
-                                      "total_s": round(result.total_s, 3), "gate": self.gate.id})
-                if result.passed and decision.plate:
-                    GateState.record_passage(conn, decision.plate, decision.permit_id)
-                    if self.gate.yard:
-                        GateState.change_occupancy(conn, self.gate.yard, 1 if self.gate.direction == "in" else -1)
-                    if self.gate.assigns_queue_number:
-                        day = datetime.now(self.tz).date().isoformat()
-                        queue_number = GateState.issue_queue_number(conn, decision.plate, decision.trip_id, day)
-                    insert_event(conn, "passage", plate=decision.plate, reason=str(decision.reason),
-                                 payload={"permit_id": decision.permit_id, "trip_id": decision.trip_id,
-                                          "records": self.gate.records, "queue_number": queue_number,
-                                          "gate": self.gate.id})
+                if kind in RECORDED:
+                    insert_event(conn, "barrier", plate=data.get("plate"), reason=kind,
+                                 payload=data | {"gate": self.gate.id})
+                if kind == "passed":
+                    queue_number = self._record_passage(conn, data)
         except StoreError as exc:
             self.metrics.store_faults.labels(kind="event").inc()
-            log.error("passage_not_recorded", extra={"error": str(exc), "plate": decision.plate})
-        if queue_number is not None and decision.plate:
-            self.board.show(queue_lines(queue_number, decision.plate))
-        self.listener("cycle", {"plate": decision.plate, "passed": result.passed, "fault": result.fault,
-                                "queue_number": queue_number, "total_s": round(result.total_s, 3)})
+            log.error("barrier_event_not_recorded", extra={"error": str(exc), "kind": kind})
+        if kind == "passed":
+            self.listener("passage", data | {"queue_number": queue_number})
+        if queue_number is not None and data.get("plate"):
+            lines = queue_lines(queue_number, data["plate"])
+            self._show(lines)
+            self.speaker.announce(" ".join(lines))
+
+    def _record_passage(self, conn: Any, data: dict[str, Any]) -> int | None:
+        plate = data.get("plate")
+        if not plate:
+            return None
+        GateState.record_passage(conn, plate, data.get("permit_id"))
+        if self.gate.yard:
+            GateState.change_occupancy(conn, self.gate.yard, 1 if self.gate.direction == "in" else -1)
+        number = None
+        if self.gate.assigns_queue_number:
+            day = datetime.now(self.tz).date().isoformat()
+            number = GateState.issue_queue_number(conn, plate, data.get("trip_id"), day)
+        insert_event(conn, "passage", plate=plate, reason=data.get("reason"),
+                     payload={"permit_id": data.get("permit_id"), "trip_id": data.get("trip_id"),
+                              "records": self.gate.records, "queue_number": number, "gate": self.gate.id})
+        return number
+
+    def _show(self, lines: list[str]) -> None:
+        try:
+            self.board.show(lines)
+        except LedBoardError as exc:
+            self.metrics.board_faults.inc()
+            if not self._board_down:
+                self._board_down = True
+                log.error("ledboard_unavailable", extra={"error": str(exc)})
+                self._fault_event("ledboard_unavailable", str(exc))
+            return
+        if self._board_down:
+            self._board_down = False
+            log.info("ledboard_back")
+            self._fault_event("ledboard_back", "")
+
+    def _fault_event(self, reason: str, detail: str) -> None:
+        try:
+            self.store.outbox.append("fault", reason=reason, payload={"detail": detail, "gate": self.gate.id})
+        except StoreError as exc:
+            log.error("fault_not_recorded", extra={"error": str(exc), "reason": reason})

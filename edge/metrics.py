@@ -14,6 +14,7 @@ class GateMetrics:
         self.decisions = Counter("gate_decisions", "Decisions by reason", ["reason", "allow"], registry=r)
         self.barrier_cycles = Counter("gate_barrier_cycles", "Barrier open/close cycles", registry=r)
         self.barrier_faults = Counter("gate_barrier_faults", "Barrier faults by kind", ["fault"], registry=r)
+        self.board_faults = Counter("gate_ledboard_faults", "LED board writes that failed", registry=r)
         self.store_faults = Counter("gate_store_faults", "Local store write failures", ["kind"], registry=r)
         self.outbox_backlog = Gauge("gate_outbox_backlog", "Events not yet confirmed by the central service",
                                     registry=r)

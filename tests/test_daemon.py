@@ -60,7 +60,7 @@ def test_daemon_notifies_ready_serves_status_and_stops_cleanly_on_sigterm(gate_f
         while (health := requests.get(url + "/healthz", timeout=5)).status_code != 200 and time.monotonic() < end:
             time.sleep(0.1)  # the first camera frame may not be in yet
         assert health.status_code == 200 and health.json()["status"] == "ok"
-        assert set(health.json()["checks"]) == {"loop", "camera", "store", "disk"}
+        assert set(health.json()["checks"]) == {"loop", "camera", "barrier", "store", "disk"}
         assert requests.get(url + "/metrics", timeout=5).status_code == 401
         auth = {"Authorization": "Bearer s3cret-status"}
         metrics = requests.get(url + "/metrics", headers=auth, timeout=5)

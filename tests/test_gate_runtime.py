@@ -13,6 +13,7 @@ import pytest
 from edge.barrier.sim import SimBarrierDriver
 from edge.camera.sim import SimCameraSource
 from edge.config import load_gate_config
+from edge.barrier.config import SafetyConfig
 from edge.config.models import SimBarrier, SimCamera, SimReader, StoreConfig
 from edge.decision import Reason
 from edge.gate import GateRuntime
@@ -67,6 +68,12 @@ class RecordingBarrier:
     def loop_occupied(self) -> bool:
         return self.inner.loop_occupied()
 
+    def fault_code(self) -> int:
+        return 0
+
+    def release(self) -> None:
+        self.inner.release()
+
 
 class Gate:
     """One gate box's pieces, wired as the daemon wires them (minus the status server)."""
@@ -81,6 +88,7 @@ class Gate:
             "camera": SimCamera(type="sim", fps=fps, width=160, height=90),
             "reader": SimReader(type="sim", confidence=confidence, seed=1),
             "barrier": SimBarrier(type="sim", travel_s=0.03, pass_s=0.05),
+            "safety": SafetyConfig(clear_settle_s=0.02, poll_s=0.005, enter_timeout_s=2),
         })
         self.store = LocalStore.from_config(self.cfg.store)
         gate = SITE.gate(gate_id)
@@ -95,6 +103,13 @@ class Gate:
         self.heard: list[tuple[str, dict[str, Any]]] = []
         self.rt = GateRuntime(self.cfg, SITE, self.store, self.camera, self.reader, self.barrier, self.board,
                               self.metrics, listener=lambda kind, data: self.heard.append((kind, data)))
+        self.rt.start()
+
+    def handle(self, read: PlateRead):
+        """Decide on one read and wait for the barrier to finish what it started."""
+        decision = self.rt.handle(read)
+        assert self.rt.settle(10), "barrier did not settle"
+        return decision
 
     def permits(self, *permits: dict[str, Any]) -> None:
         assert self.store.permits.apply_delta(list(permits), [], cursor=self.store.permits.cursor() + 1).rejected == []
@@ -111,7 +126,8 @@ class Gate:
         return PlateRead(text=text, confidence=confidence, ts=time.time(), source="test")
 
     def events(self, type: str | None = None) -> list:
-        return [e for e in self.store.outbox.tail(1000) if type is None or e.type == type]
+        return [e for e in self.store.outbox.tail(1000) if (type is None or e.type == type)
+                and not (e.type == "barrier" and e.reason == "power_up")]
 
     def decisions(self) -> list[dict[str, Any]]:
         return [d for k, d in self.heard if k == "decision"]
@@ -130,6 +146,7 @@ class Gate:
             time.sleep(0.005)
 
     def close(self) -> None:
+        self.rt.shutdown()
         self.camera.stop()
         try:
             self.store.close()
@@ -163,19 +180,20 @@ def fill_store(store: LocalStore) -> None:
 def test_decision_event_is_committed_before_the_barrier_moves(gate):
     gate.permits(permit("p1", "29C12345"))
     gate.arrive("29C-123.45")
-    d = gate.rt.handle(gate.read("29C-123.45"))
+    d = gate.handle(gate.read("29C-123.45"))
     assert d.allow and d.reason == Reason.PERMIT_OK
     assert gate.barrier.opens == [[("decision", "29C12345", "permit_ok")]]
     assert gate.lane.passed == ["29C-123.45"] and gate.lane.unsafe_closes == 0
     types = [e.type for e in gate.events()]
-    assert types == ["decision", "barrier", "passage"]
+    assert types == ["decision", "barrier", "passage", "barrier"]
+    assert [e.reason for e in gate.events("barrier")] == ["opened", "closed"]
 
 
 def test_each_open_sees_its_own_decision(gate):
     gate.permits(permit("p1", "29C12345"), permit("p2", "51F06532"))
     for plate in ("29C12345", "51F06532"):
         gate.arrive(plate)
-        gate.rt.handle(gate.read(plate))
+        gate.handle(gate.read(plate))
     assert [rows[-1][1] for rows in gate.barrier.opens] == ["29C12345", "51F06532"]
     assert len(gate.barrier.opens[0]) == 1 and len(gate.barrier.opens[1]) == 2
     assert gate.lane.passed == ["29C12345", "51F06532"]
@@ -185,7 +203,7 @@ def test_store_full_keeps_the_barrier_closed(gate):
     gate.permits(permit("p1", "29C12345"))
     gate.arrive("29C12345", turn_away_s=0.05)
     fill_store(gate.store)
-    d = gate.rt.handle(gate.read("29C12345"))
+    d = gate.handle(gate.read("29C12345"))
     assert (d.allow, d.reason) == (False, Reason.STORE_UNAVAILABLE)
     assert "full" in d.detail["error"]
     assert d.permit_id == "p1"  # what would have let it pass is kept for the log
@@ -207,7 +225,7 @@ def test_store_full_does_not_consume_an_override(gate):
     gate.store.state.add_override("桂A88888", "Nguyen Van An", "kiem tra tai cho", 120)
     gate.arrive("桂A88888", turn_away_s=0.05)
     fill_store(gate.store)
-    d = gate.rt.handle(gate.read("桂A88888"))
+    d = gate.handle(gate.read("桂A88888"))
     assert d.reason == Reason.STORE_UNAVAILABLE and not d.allow
     assert gate.barrier.opens == []
     assert gate.store.state.active_override("桂A88888") is not None  # still there for the next try
@@ -217,7 +235,7 @@ def test_closed_store_keeps_the_barrier_closed(gate):
     gate.permits(permit("p1", "29C12345"))
     gate.arrive("29C12345", turn_away_s=0.05)
     gate.store.db.conn.close()
-    d = gate.rt.handle(gate.read("29C12345"))
+    d = gate.handle(gate.read("29C12345"))
     assert (d.allow, d.reason, d.plate) == (False, Reason.STORE_UNAVAILABLE, None)
     assert "error" in d.detail
     assert gate.barrier.opens == [] and gate.lane.passed == []
@@ -227,7 +245,7 @@ def test_closed_store_keeps_the_barrier_closed(gate):
 
 def test_refusal_is_recorded_and_the_barrier_stays_closed(gate):
     gate.arrive("30A11111", turn_away_s=0.05)
-    d = gate.rt.handle(gate.read("30A-111.11"))
+    d = gate.handle(gate.read("30A-111.11"))
     assert (d.allow, d.reason) == (False, Reason.NO_PERMIT)
     assert gate.barrier.opens == []
     [ev] = gate.events()
@@ -239,7 +257,7 @@ def test_refusal_is_recorded_and_the_barrier_stays_closed(gate):
 def test_watchlist_hit_records_an_alert_event(gate):
     gate.store.watchlist.add("29C-999.99", "nghi van buon lau")
     gate.arrive("29C99999", turn_away_s=0.05)
-    d = gate.rt.handle(gate.read("29C99999"))
+    d = gate.handle(gate.read("29C99999"))
     assert d.reason == Reason.WATCHLIST
     alert = gate.events("alert")
     assert len(alert) == 1 and alert[0].plate == "29C99999" and "nghi van buon lau" in alert[0].payload["alert"]
@@ -252,25 +270,25 @@ def test_watchlist_hit_records_an_alert_event(gate):
 def test_passage_records_event_and_yard_occupancy(gate):
     gate.permits(permit("p1", "29C12345"))
     gate.arrive("29C12345")
-    d = gate.rt.handle(gate.read("29C12345"))
+    d = gate.handle(gate.read("29C12345"))
     assert d.reason == Reason.PERMIT_OK
-    assert gate.rt.last_cycle is not None and gate.rt.last_cycle.passed and gate.rt.last_cycle.fault is None
     [p] = gate.events("passage")
     assert (p.plate, p.reason) == ("29C12345", "permit_ok")
     assert p.payload == {"permit_id": "p1", "trip_id": "trip-p1", "records": ["arrived_kb2"], "queue_number": None,
                          "gate": "kb2_in"}
-    [b] = gate.events("barrier")
-    assert b.reason == "cycle_ok" and b.payload["passed"] is True
+    opened, closed = gate.events("barrier")
+    assert (opened.reason, closed.reason) == ("opened", "closed")
+    assert closed.payload["reason"] == "passed" and closed.payload["permit_id"] == "p1"
     assert gate.store.state.yard("kb2") == (300, 1)
     assert gate.store.state.passes_used("p1") == 1
     assert gate.board.last == ["29C-123.45", "MỜI XE QUA"]
     assert gate.metric("gate_barrier_cycles_total") == 1
-    cycle = [d for k, d in gate.heard if k == "cycle"]
-    assert cycle == [{"plate": "29C12345", "passed": True, "fault": None, "queue_number": None,
-                      "total_s": cycle[0]["total_s"]}]
+    [cycle] = [d for k, d in gate.heard if k == "cycle"]
+    assert cycle["plate"] == "29C12345" and cycle["result"]["ok"] and cycle["result"]["vehicle_seen"]
+    assert cycle["result"]["open_s"] > 0 and cycle["result"]["close_s"] > 0
     # the same truck straight back: anti-passback / passes used, and the barrier stays closed
     gate.arrive("29C12345", turn_away_s=0.05)
-    again = gate.rt.handle(gate.read("29C12345"))
+    again = gate.handle(gate.read("29C12345"))
     assert not again.allow and again.reason in (Reason.PASSES_USED, Reason.ANTI_PASSBACK)
     assert len(gate.barrier.opens) == 1
 
@@ -278,9 +296,9 @@ def test_passage_records_event_and_yard_occupancy(gate):
 def test_fuzzy_read_records_the_permits_plate(gate):
     gate.permits(permit("p2", "51F06532"))
     gate.arrive("51F06532")
-    d = gate.rt.handle(gate.read("51F-O65.32"))
+    d = gate.handle(gate.read("51F-O65.32"))
     assert (d.reason, d.match, d.plate) == (Reason.PERMIT_OK, "fuzzy", "51F06532")
-    assert [e.plate for e in gate.events()] == ["51F06532"] * 3
+    assert [e.plate for e in gate.events()] == ["51F06532"] * 4
     assert gate.events("decision")[0].payload["read"] == "51F-O65.32"
     assert gate.store.state.passes_used("p2") == 1
 
@@ -292,14 +310,14 @@ def test_queue_numbers_at_export_waiting_in(tmp_path):
         g.permits(*(permit(f"p{i}", p) for i, p in enumerate(plates)))
         for i, plate in enumerate(plates, 1):
             g.arrive(plate)
-            d = g.rt.handle(g.read(plate))
+            d = g.handle(g.read(plate))
             assert d.allow
             assert g.board.last[0] == f"SỐ {i}"
             assert g.board.last[1:] == [{1: "29C-123.45", 2: "51F-065.32", 3: "59L2-149.99"}[i], "VÀO BÃI CHỜ XUẤT"]
         passages = g.events("passage")
         assert [p.payload["queue_number"] for p in passages] == [1, 2, 3]
         assert [p.payload["records"] for p in passages] == [["queued_export_waiting"]] * 3
-        assert [c["queue_number"] for k, c in g.heard if k == "cycle"] == [1, 2, 3]
+        assert [c["queue_number"] for k, c in g.heard if k == "passage"] == [1, 2, 3]
         assert g.store.state.yard("export_waiting") == (120, 3)
         rows = g.store.db.query("SELECT number, plate, trip_id FROM queue_numbers ORDER BY number")
         assert [tuple(r) for r in rows] == [(1, "29C12345", "trip-p0"), (2, "51F06532", "trip-p1"),
@@ -311,7 +329,7 @@ def test_queue_numbers_at_export_waiting_in(tmp_path):
 def test_no_queue_number_at_kb2_in(gate):
     gate.permits(permit("p1", "29C12345"))
     gate.arrive("29C12345")
-    gate.rt.handle(gate.read("29C12345"))
+    gate.handle(gate.read("29C12345"))
     assert gate.store.db.query("SELECT count(*) FROM queue_numbers")[0][0] == 0
     assert gate.events("passage")[0].payload["queue_number"] is None
 
@@ -319,7 +337,7 @@ def test_no_queue_number_at_kb2_in(gate):
 def test_override_is_consumed_once(gate):
     gate.store.state.add_override("桂A88888", "Nguyen Van An", "giay to kiem tra tai cho", 120)
     gate.arrive("桂A88888")
-    first = gate.rt.handle(gate.read("桂A 88888"))
+    first = gate.handle(gate.read("桂A 88888"))
     assert (first.allow, first.reason) == (True, Reason.OPERATOR_OVERRIDE)
     assert gate.lane.passed == ["桂A88888"]
     assert gate.store.state.active_override("桂A88888") is None
@@ -328,7 +346,7 @@ def test_override_is_consumed_once(gate):
     [p] = gate.events("passage")
     assert p.reason == "operator_override" and p.payload["permit_id"] is None
     gate.arrive("桂A88888", turn_away_s=0.05)
-    second = gate.rt.handle(gate.read("桂A88888"))
+    second = gate.handle(gate.read("桂A88888"))
     assert (second.allow, second.reason) == (False, Reason.NO_PERMIT)
     assert len(gate.barrier.opens) == 1
 
@@ -467,6 +485,7 @@ def test_a_truck_waiting_for_a_yard_slot_is_decided_again(tmp_path):
         time.sleep(0.1)
         g.store.state.set_yard("kb2", 300, 299)  # a slot frees up while the truck waits in view
         g.run_until(lambda: g.lane.passed == ["29C12345"])
+        assert g.rt.settle()
         assert [d["reason"] for d in g.decisions()] == ["yard_full", "permit_ok"]
         assert g.store.state.yard("kb2") == (300, 300)
     finally:

@@ -174,7 +174,8 @@ def test_gatectl_beside_a_running_daemon(gate_file: Path) -> None:
         assert out["daemon"]["pid"] == proc.pid and out["daemon"]["barrier"]["position"] == "closed"
         tail = subprocess.run([sys.executable, "-m", "edge.gatectl.cli", "events", "tail", "--json"], cwd=REPO,
                               env=env, capture_output=True, text=True, timeout=30)
-        assert json.loads(tail.stdout)["events"][0]["reason"] == "started"
+        first = json.loads(tail.stdout)["events"][:2]
+        assert [(e["type"], e["reason"]) for e in first] == [("barrier", "power_up"), ("system", "started")]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)

@@ -135,3 +135,21 @@ def _initial(conn: sqlite3.Connection) -> None:
         "CREATE INDEX overrides_plate ON overrides(plate, expires_at)",
     ):
         conn.execute(sql)
+
+
+@migration(2)
+def _barrier_commands(conn: sqlite3.Connection) -> None:
+    """Technician commands (gatectl barrier open/close/test) for the running daemon, with their results."""
+    conn.execute(
+        """CREATE TABLE barrier_commands (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            action TEXT NOT NULL CHECK (action IN ('open', 'close', 'test')),
+            operator TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            requested_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'running', 'done', 'failed')),
+            result TEXT,
+            done_at TEXT
+        )"""
+    )
+    conn.execute("CREATE INDEX barrier_commands_open ON barrier_commands(id) WHERE status IN ('pending', 'running')")

@@ -35,7 +35,7 @@ class Lane:
         self._on_loop_until: float | None = None
         self._loop_from: float | None = None
         self._arm_target = "closed"
-        self._arm_changed = clock()
+        self._arm_changed = clock() - 3600.0  # at rest (closed) from the start
         self.passed: list[str] = []
         self.turned_away: list[str] = []
         self.unsafe_closes = 0

@@ -179,3 +179,44 @@ def test_gatectl_beside_a_running_daemon(gate_file: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
+
+
+def test_barrier_test_without_daemon_drives_the_device_directly(filled: Path) -> None:
+    result = run(filled, "barrier", "test", "--operator", "tech.le", "--reason", "install check", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["via"] == "direct" and out["status"] == "done"
+    assert out["result"]["open_s"] > 0 and out["result"]["close_s"] > 0
+
+
+def test_barrier_commands_go_through_a_running_daemon_and_are_audited(gate_file: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "edge.daemon", "--config", str(gate_file)], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, GATE_CONFIG=str(gate_file))
+
+    def gatectl(*args: str) -> dict:
+        done = subprocess.run([sys.executable, "-m", "edge.gatectl.cli", *args, "--json"], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(done.stdout)
+
+    try:
+        runtime = gate_file.parent / "var" / "daemon.json"
+        end = time.monotonic() + 20
+        while not runtime.exists() and time.monotonic() < end:
+            time.sleep(0.05)
+        test = gatectl("barrier", "test", "--operator", "tech.le", "--reason", "monthly check")
+        assert test["via"] == "daemon" and test["status"] == "done" and test["result"]["close_s"] > 0
+        opened = gatectl("barrier", "open", "--operator", "tech.le", "--reason", "oversize load")
+        assert opened["status"] == "done"
+        assert gatectl("status")["daemon"]["barrier"]["state"] == "held_open"
+        closed = gatectl("barrier", "close", "--operator", "tech.le", "--reason", "done")
+        assert closed["status"] == "done"
+        commands = gatectl("events", "search", "--type", "command")["events"]
+        assert [(e["reason"], e["payload"]["operator"]) for e in commands] == [
+            ("barrier_test", "tech.le"), ("barrier_open", "tech.le"), ("barrier_close", "tech.le")]
+        manual = [e["reason"] for e in gatectl("events", "search", "--type", "barrier")["events"]]
+        assert "manual_open" in manual and "manual_close" in manual
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)

@@ -84,3 +84,28 @@ class CommandQueue:
                               datetime.now(timezone.utc).isoformat(), command_id))
         except StoreError as exc:
             log.error("barrier_command_result_lost", extra={"error": str(exc), "command_id": command_id})
+
+
+def run_direct(cfg: "GateConfig", action: str, operator: str, reason: str, timeout_s: float) -> dict[str, Any]:
+    """Drive the device without a daemon (installation, or the daemon stopped): same state machine.
+
+    The audit trail goes to the log only, since the store belongs to the daemon and may not exist yet.
+    """
+    from edge.drivers import build_barrier
+    from edge.sim.world import Lane
+
+    driver = build_barrier(cfg, Lane() if cfg.barrier.type == "sim" else None)
+    controller = BarrierController(driver, cfg.safety)
+    log.warning("barrier_direct_command", extra={"action": action, "operator": operator, "why": reason})
+    try:
+        controller.start()
+        req = controller.request(action, operator=operator, why=reason)
+        if not req.done.wait(timeout_s):
+            return {"ok": False, "why": f"not finished within {timeout_s:.0f} s", "state": str(controller.state)}
+        return req.result
+    finally:
+        controller.stop()
+        driver.release()
+
+
+from edge.config.models import GateConfig  # noqa: E402  (type of run_direct's argument; no import cycle)

@@ -17,6 +17,7 @@ from typing import Any
 import click
 import requests
 
+from edge.barrier.commands import run_direct, submit, wait
 from edge.config import ConfigErrors, load_gate_config, validate_file
 from edge.config.models import GateConfig, SiteConfig
 from edge.daemon import runtime_file
@@ -273,6 +274,78 @@ def watchlist_add(obj: Ctx, plate: str, reason: str, as_json: bool) -> None:
     finally:
         store.close()
     emit({"plate": text, "reason": reason}, as_json, lambda o: f"{o['plate']} added to the watchlist")
+
+
+# ------------------------------------------------------------------------------------------ barrier
+
+
+@cli.group()
+def barrier() -> None:
+    """Move the barrier by hand (audited) or test a full cycle."""
+
+
+def _barrier_command(obj: Ctx, action: str, operator: str, reason: str, timeout: float, as_json: bool) -> None:
+    """Through the running daemon when there is one (it owns the device); else straight to the device."""
+    cfg, _ = obj.load()
+    if obj.daemon() is not None:
+        store = obj.store()
+        try:
+            command_id = submit(store, action, operator, reason)
+            row = wait(store, command_id, timeout)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        finally:
+            store.close()
+        if row is None:
+            raise click.ClickException(f"the daemon did not finish command #{command_id} within {timeout:.0f} s")
+        out = {"via": "daemon", "command_id": command_id, "status": row["status"], "result": row["result"]}
+    else:
+        if not operator.strip() or not reason.strip():
+            raise click.ClickException("a barrier command needs the operator's identity and a reason")
+        result = run_direct(cfg, action, operator, reason, timeout)
+        out = {"via": "direct", "status": "done" if result.get("ok") else "failed", "result": result}
+
+    def human(o: dict[str, Any]) -> str:
+        r = o["result"]
+        timing = ", ".join(f"{k} {r[k]} s" for k in ("open_s", "close_s") if k in r)
+        return f"barrier {action}: {o['status']} (via {o['via']})" + (f": {timing}" if timing else "") + (
+            f" - {r['why']}" if r.get("why") else "")
+
+    emit(out, as_json, human)
+    if out["status"] != "done":
+        sys.exit(1)
+
+
+def _barrier_options(f: Callable) -> Callable:
+    f = click.option("--operator", required=True, help="Who acts (name or staff id).")(f)
+    f = click.option("--reason", required=True, help="Why (recorded in the audit event).")(f)
+    f = click.option("--timeout", type=click.FloatRange(1, 600), default=60, show_default=True,
+                     help="Seconds to wait for the barrier.")(f)
+    return json_option(f)
+
+
+@barrier.command("open")
+@_barrier_options
+@click.pass_obj
+def barrier_open(obj: Ctx, operator: str, reason: str, timeout: float, as_json: bool) -> None:
+    """Raise the arm and hold it up until `barrier close`."""
+    _barrier_command(obj, "open", operator, reason, timeout, as_json)
+
+
+@barrier.command("close")
+@_barrier_options
+@click.pass_obj
+def barrier_close(obj: Ctx, operator: str, reason: str, timeout: float, as_json: bool) -> None:
+    """Lower the arm (waits for a clear loop: never closes on a vehicle)."""
+    _barrier_command(obj, "close", operator, reason, timeout, as_json)
+
+
+@barrier.command("test")
+@_barrier_options
+@click.pass_obj
+def barrier_test(obj: Ctx, operator: str, reason: str, timeout: float, as_json: bool) -> None:
+    """Run one full open/close cycle and report the arm's travel times."""
+    _barrier_command(obj, "test", operator, reason, timeout, as_json)
 
 
 # ------------------------------------------------------------------------------------------ config

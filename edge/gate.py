@@ -24,7 +24,7 @@ from edge.config.models import GateConfig, SiteConfig
 from edge.decision import Decision, DecisionEngine, Reason
 from edge.barrier.commands import CommandQueue
 from edge.ledboard.base import LedBoard, LedBoardError
-from edge.ledboard.messages import decision_lines, queue_lines
+from edge.ledboard.messages import decision_lines, queue_lines, queue_speech
 from edge.ledboard.speaker import NullSpeaker, Speaker
 from edge.localstore import LocalStore, StoreError
 from edge.localstore.gatestate import GateState
@@ -241,9 +241,8 @@ class GateRuntime:
         if kind == "passed":
             self.listener("passage", data | {"queue_number": queue_number})
         if queue_number is not None and data.get("plate"):
-            lines = queue_lines(queue_number, data["plate"])
-            self._show(lines)
-            self.speaker.announce(" ".join(lines))
+            self._show(queue_lines(queue_number, data["plate"]))
+            self.speaker.announce(queue_speech(queue_number, data["plate"]))
 
     def _record_passage(self, conn: Any, data: dict[str, Any]) -> int | None:
         plate = data.get("plate")

@@ -58,9 +58,15 @@ class ModbusBarrier(Strict):
     )
     pulse_s: float = Field(default=0.3, ge=0.05, le=5, description="Pulse length in pulse mode")
     timeout_s: float = Field(default=0.5, gt=0, le=10, description="Timeout of one request")
-    retries: int = Field(default=2, ge=0, le=10, description="Retries of one request before it fails")
+    retries: int = Field(
+        default=2, ge=0, le=10,
+        description="Retries of a read that got no reply; a command write is never re-sent (its outcome is unknown)",
+    )
     reconnect_min_s: float = Field(default=0.1, gt=0, le=60, description="First reconnect delay")
-    reconnect_max_s: float = Field(default=5.0, gt=0, le=600, description="Cap of the exponential reconnect delay")
+    reconnect_max_s: float = Field(
+        default=1.5, gt=0, le=600,
+        description="Cap of the exponential reconnect delay: a restarted PLC is found within about this long",
+    )
 
     @model_validator(mode="after")
     def _transport_fields(self) -> "ModbusBarrier":

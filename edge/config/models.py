@@ -63,12 +63,15 @@ class SiteGate(Strict):
     )
     yard: Ident | None = Field(default=None, description="Yard this gate leads into or out of")
     assigns_queue_number: bool = Field(default=False, description="A passage here takes a queue number")
+    ends: list[Literal["export", "import"]] = Field(
+        default_factory=list, description="Flows whose trip is complete once the truck passes here"
+    )
 
     @model_validator(mode="after")
     def _requires_known_flows(self) -> "SiteGate":
-        extra = set(self.requires) - set(self.flows)
+        extra = (set(self.requires) | set(self.ends)) - set(self.flows)
         if extra:
-            raise ValueError(f"requires names flows {sorted(extra)} that this gate does not serve")
+            raise ValueError(f"requires/ends name flows {sorted(extra)} that this gate does not serve")
         return self
 
 

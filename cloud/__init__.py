@@ -1,0 +1,1 @@
+"""The central service: accounts, trips, confirmations, the permit compiler, gate event ingest, sync API."""

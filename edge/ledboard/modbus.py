@@ -13,11 +13,11 @@ Any failure — no connection, an exception reply, a timeout, a read-back that d
 from __future__ import annotations
 
 import logging
-import threading
 
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
+from edge.barrier.modbus import bus_key, bus_lock
 from edge.ledboard.base import LedBoardError
 from edge.ledboard.config import ModbusLedBoard
 from edge.ledboard.translit import fit_line, to_ascii, unshowable
@@ -58,7 +58,9 @@ class ModbusLedBoardDriver:
     def __init__(self, cfg: ModbusLedBoard) -> None:
         self.cfg = cfg
         self.last: list[str] = []
-        self._lock = threading.Lock()
+        # The bus's own lock: a board behind the same Modbus gateway as the barrier never interleaves
+        # its requests with the barrier's on the wire.
+        self._lock = bus_lock(bus_key("tcp", host=cfg.host, port=cfg.port))
         self._client: ModbusTcpClient | None = None
         self._warned: set[str] = set()
 

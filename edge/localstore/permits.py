@@ -6,6 +6,7 @@ import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -13,6 +14,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from edge.localstore.db import Database
 from edge.localstore.outbox import insert_event
 from edge.plate.text import InvalidPlate, normalize, skeleton
+
+
+#: ``json.dumps(info, ensure_ascii=False)`` without building an encoder per permit.
+_INFO_JSON = json.JSONEncoder(ensure_ascii=False)
+#: Sort key of an insert row: its plate.
+_PLATE_OF = itemgetter(1)
 
 
 class PermitIn(BaseModel):
@@ -113,7 +120,12 @@ class Permits:
                 continue
             rows.append((p.permit_id, p.plate, skeleton(p.plate), p.trip_id, p.flow, p.direction,
                          p.valid_from.timestamp(), p.valid_until.timestamp(), p.max_passes, p.company,
-                         json.dumps(p.info, ensure_ascii=False)))
+                         _INFO_JSON.encode(p.info)))
+        if len({r[0] for r in rows}) == len(rows):
+            # Distinct permit ids: the outcome does not depend on the order, and rows in plate order keep
+            # the plate and skeleton index writes local (a large delta commits in about half the time).
+            # The sort is stable, so permits of one plate keep their order (and lookups theirs).
+            rows.sort(key=_PLATE_OF)
         with self.db.transaction() as conn:
             if cursor < self._cursor_in(conn) and not full:
                 raise ValueError(f"permit cursor would go back from {self._cursor_in(conn)} to {cursor}")

@@ -1,0 +1,20 @@
+"""Benchmarks of the gate box: ``python -m benchmarks NAME [options] [--json]`` (``--help`` lists them).
+
+Each benchmark module has ``add_arguments(parser)`` and ``run(args) -> dict`` (figures, with ``goal_*``
+fields and ``meets_goal``); progress goes to the ``benchmarks`` logger (stderr from the CLI).
+"""
+
+BENCHMARKS = {
+    "decision": "decision latency (p50/p95/p99) against a store of 1,000,000 permits (goal p99 <= 1 ms)",
+    "store": "fsynced outbox appends per second (goal >= 500/s) and a 100,000-permit delta (goal <= 2 s)",
+    "daemon": "RSS of the real daemon on sim drivers with 100,000 permits (goal <= 150 MB), and its shutdown",
+    "actuation": "open command to the PLC over Modbus TCP (goal p99 <= 20 ms), PLC restart (goal back <= 2 s)",
+}
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1 (``1_000_000`` spelling allowed)."""
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{text} is not a positive integer")
+    return value

@@ -58,7 +58,11 @@ def desired_permits(site: SiteConfig, trip: Any, confirmed: set[str], passed: se
 def compile_trip(conn: Connection, site: SiteConfig, trip_id: str) -> set[str]:
     """Bring the stored permits of one trip in line with what it may do now; return the gates changed."""
     t, p = schema.trips, schema.permits
-    trip = conn.execute(select(t).where(t.c.id == trip_id)).first()
+    # Lock the trip first (PostgreSQL; SQLite's write lock is already held): a concurrent change of the same
+    # trip on another instance then compiles after this one commits, from what it committed, instead of both
+    # compiling from a view without the other's confirmation (the permit would be lost) or both inserting it.
+    # NO KEY UPDATE does not block the foreign-key checks of inserts that reference the trip.
+    trip = conn.execute(select(t).where(t.c.id == trip_id).with_for_update(key_share=True)).first()
     if trip is None:
         return set()
     company = conn.execute(select(schema.companies.c.name).where(schema.companies.c.id == trip.company_id)).scalar()

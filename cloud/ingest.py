@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -42,7 +42,7 @@ class EventIn(BaseModel):
     def _aware(cls, v: datetime) -> datetime:
         if v.tzinfo is None:
             raise ValueError("ts must carry a timezone")
-        return v
+        return v.astimezone(timezone.utc)  # stored as UTC: SQLite keeps no offset
 
 
 class Batch(BaseModel):
@@ -64,8 +64,12 @@ def ingest(db: Database, conn: Connection, site: SiteConfig, gate_id: str, event
         return {"stored": [], "new": 0, "changed_gates": []}
     insert = _insert_ignore(db)
     now = utcnow()
-    rows = [{"event_id": e.event_id, "gate_id": gate_id, "seq": e.seq, "ts": e.ts, "type": e.type, "plate": e.plate,
-             "reason": e.reason, "payload": e.payload, "snapshot": e.snapshot, "received_at": now} for e in events]
+    # Rows go in in event-id order: two overlapping batches (a retry on another instance) then take the
+    # unique-index locks in the same order and cannot deadlock.
+    rows = sorted(({"event_id": e.event_id, "gate_id": gate_id, "seq": e.seq, "ts": e.ts, "type": e.type,
+                    "plate": e.plate, "reason": e.reason, "payload": e.payload, "snapshot": e.snapshot,
+                    "received_at": now} for e in {e.event_id: e for e in events}.values()),
+                  key=lambda r: r["event_id"])
     t = schema.gate_events
     stmt = insert(t).on_conflict_do_nothing(index_elements=["event_id"]).returning(t.c.event_id)
     new_ids = set(conn.execute(stmt, rows).scalars())
@@ -76,15 +80,24 @@ def ingest(db: Database, conn: Connection, site: SiteConfig, gate_id: str, event
     if foreign:
         log.warning("event_ids_of_another_gate", extra={"gate": gate_id, "count": len(foreign)})
     changed: set[str] = set()
-    for e in events:
-        if e.event_id in new_ids and e.type == "passage":
-            changed |= _passage(db, conn, site, gate_id, e)
+    # Each new passage once, even if the batch repeats it (it would count twice in the yard otherwise).
+    passages = [e for e in {e.event_id: e for e in events}.values() if e.event_id in new_ids and e.type == "passage"]
+    # Lock the trips these passages advance, in id order, before the first recompilation takes the cursor
+    # counter: every transaction then locks trips before the counter and in one order (no deadlock with a
+    # confirmation of one of these trips on another instance).
+    trip_ids = sorted({i for i in map(_trip_id, passages) if i})
+    if trip_ids:
+        tr = schema.trips
+        conn.execute(select(tr.c.id).where(tr.c.id.in_(trip_ids)).order_by(tr.c.id)
+                     .with_for_update(key_share=True)).all()
+    for e in passages:
+        changed |= _passage(db, conn, site, gate_id, e)
     conn.execute(update(schema.gates).where(schema.gates.c.id == gate_id).values(last_seen_at=now))
     return {"stored": [i for i in ids if i in owned], "new": len(new_ids), "changed_gates": sorted(changed)}
 
 
 def _passage(db: Database, conn: Connection, site: SiteConfig, gate_id: str, e: EventIn) -> set[str]:
-    p = e.payload
+    p = e.payload  # the box's own record: values of the wrong shape are kept, not acted on
     gate = next((g for g in site.gates if g.id == gate_id), None)
     insert = _insert_ignore(db)
     if gate is not None and gate.yard:
@@ -95,12 +108,13 @@ def _passage(db: Database, conn: Connection, site: SiteConfig, gate_id: str, e: 
         delta = 1 if gate.direction == "in" else -1
         conn.execute(update(y).where(y.c.id == gate.yard).values(
             occupancy=_max0(y.c.occupancy + delta), updated_at=utcnow()))
-    if p.get("queue_number") and e.plate:
+    trip_id = _trip_id(e)
+    number = p.get("queue_number")
+    if type(number) is int and 1 <= number < 2**31 and e.plate and len(e.plate) <= 16:
         day = e.ts.astimezone(ZoneInfo(site.timezone)).date().isoformat()
         conn.execute(insert(schema.queue_numbers).values(
-            day=day, number=int(p["queue_number"]), trip_id=p.get("trip_id"), plate=e.plate, gate_id=gate_id,
+            day=day, number=number, trip_id=trip_id, plate=e.plate, gate_id=gate_id,
             event_id=e.event_id).on_conflict_do_nothing())
-    trip_id = p.get("trip_id")
     if not trip_id:
         return set()  # an override for an undeclared truck: recorded, no trip to advance
     trip = conn.execute(select(schema.trips).where(schema.trips.c.id == trip_id)).first()
@@ -115,6 +129,13 @@ def _passage(db: Database, conn: Connection, site: SiteConfig, gate_id: str, e: 
                      .values(status="completed", updated_at=utcnow()))
         audit(conn, None, "trip_completed", trip_id, {"gate": gate_id, "event_id": e.event_id})
     return compile_trip(conn, site, trip_id)
+
+
+def _trip_id(e: EventIn) -> str | None:
+    """The trip a passage names, if it names one in the shape of a trip id (anything else would fail the
+    transaction and block the gate's outbox behind a batch that can never be stored)."""
+    v = e.payload.get("trip_id")
+    return v if isinstance(v, str) and 0 < len(v) <= 36 else None
 
 
 def _max0(expr):  # type: ignore[no-untyped-def]

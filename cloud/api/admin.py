@@ -13,7 +13,7 @@ from cloud.auth import create_account, register_gate_token, revoke_account, revo
 from cloud.api.deps import Admin, Svc
 from cloud.store import schema
 from cloud.store.db import utcnow
-from cloud.trips import audit
+from cloud.trips import _iso as audit_iso, audit
 from edge.plate.text import InvalidPlate, normalize
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"])
@@ -83,7 +83,7 @@ def account_revoke(account_id: int, svc: Svc, who: Admin) -> dict[str, Any]:
 def watch_list(svc: Svc, who: Admin) -> dict[str, Any]:
     with svc.db.begin() as conn:
         rows = conn.execute(select(schema.watchlist)).all()
-    return {"watchlist": [{"plate": r.plate, "reason": r.reason, "at": r.at.isoformat()} for r in rows]}
+    return {"watchlist": [{"plate": r.plate, "reason": r.reason, "at": audit_iso(r.at)} for r in rows]}
 
 
 @router.post("/watchlist", status_code=201)

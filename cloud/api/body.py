@@ -39,7 +39,7 @@ async def parse(request: Request, model: type[M], limit: int) -> M:
     raw = await read_body(request, limit)
     try:
         doc: Any = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
         raise RequestValidationError([{"type": "json_invalid", "loc": ("body",), "msg": f"not JSON: {exc}",
                                        "input": None}]) from exc
     try:

@@ -53,6 +53,8 @@ def require(*roles: str) -> Callable[..., Principal]:
 
 Svc = Annotated[Service, Depends(service)]
 Who = Annotated[Principal, Depends(principal)]
+# People's API: any account, never a gate device (its token is for /api/v1/gate/* only).
+Person = Annotated[Principal, Depends(require("admin", "company", "agency", "yard_operator"))]
 Gate = Annotated[Principal, Depends(require("gate"))]
 Admin = Annotated[Principal, Depends(require("admin"))]
 

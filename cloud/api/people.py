@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import and_, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from cloud import trips as T
 from cloud.auth import Principal, create_account, issue_token, login, SESSION_TTL
-from cloud.api.deps import Svc, Who, require
+from cloud.api.deps import Person, Svc, require
 from cloud.store import schema
 from cloud.store.db import utcnow
 from edge.plate.text import InvalidPlate, normalize
@@ -115,7 +115,7 @@ def register(body: RegisterIn, svc: Svc) -> dict[str, Any]:
 
 
 @router.get("/me")
-def me(who: Who) -> dict[str, Any]:
+def me(who: Person) -> dict[str, Any]:
     return {k: v for k, v in who.__dict__.items() if v is not None}
 
 
@@ -132,7 +132,7 @@ def declare(body: TripIn, svc: Svc, who: Annotated[Principal, Depends(require("c
 
 
 @router.get("/trips", summary="Trips the caller may see (company: own; agency: its worklist or by plate)")
-def list_trips(svc: Svc, who: Who, plate: str | None = None,
+def list_trips(svc: Svc, who: Person, plate: str | None = None,
                waiting_for: Annotated[str | None, Query(max_length=64)] = None,
                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
     if who.role == "gate":
@@ -160,7 +160,7 @@ def list_trips(svc: Svc, who: Who, plate: str | None = None,
 
 
 @router.get("/trips/{trip_id}")
-def get_trip(trip_id: str, svc: Svc, who: Who) -> dict[str, Any]:
+def get_trip(trip_id: str, svc: Svc, who: Person) -> dict[str, Any]:
     def work() -> dict[str, Any]:
         with svc.db.begin() as conn:
             return T.trip_view(conn, who, T.visible_trip(conn, who, trip_id))
@@ -169,7 +169,7 @@ def get_trip(trip_id: str, svc: Svc, who: Who) -> dict[str, Any]:
 
 
 @router.patch("/trips/{trip_id}", summary="Correct a trip (declaring company)")
-def patch_trip(trip_id: str, body: TripPatch, svc: Svc, who: Who) -> dict[str, Any]:
+def patch_trip(trip_id: str, body: TripPatch, svc: Svc, who: Person) -> dict[str, Any]:
     def work() -> dict[str, Any]:
         with svc.db.begin() as conn:
             changed = T.update_trip(conn, svc.site, who, trip_id, body.model_dump(exclude_unset=True))
@@ -181,7 +181,7 @@ def patch_trip(trip_id: str, body: TripPatch, svc: Svc, who: Who) -> dict[str, A
 
 
 @router.post("/trips/{trip_id}/cancel", summary="Cancel a trip (declaring company or admin)")
-def cancel(trip_id: str, svc: Svc, who: Who) -> dict[str, Any]:
+def cancel(trip_id: str, svc: Svc, who: Person) -> dict[str, Any]:
     def work() -> dict[str, Any]:
         with svc.db.begin() as conn:
             changed = T.cancel_trip(conn, svc.site, who, trip_id)
@@ -192,7 +192,7 @@ def cancel(trip_id: str, svc: Svc, who: Who) -> dict[str, Any]:
 
 
 @router.post("/trips/{trip_id}/confirmations", status_code=201, summary="Confirm or refuse a step (agency)")
-def confirm(trip_id: str, body: ConfirmIn, svc: Svc, who: Who) -> dict[str, Any]:
+def confirm(trip_id: str, body: ConfirmIn, svc: Svc, who: Person) -> dict[str, Any]:
     def work() -> dict[str, Any]:
         with svc.db.begin() as conn:
             changed = T.confirm(conn, svc.site, who, trip_id, body.step, body.decision, body.note)
@@ -204,7 +204,7 @@ def confirm(trip_id: str, body: ConfirmIn, svc: Svc, who: Who) -> dict[str, Any]
 
 
 @router.get("/yards", summary="Yard capacity and occupancy")
-def yards(svc: Svc, who: Who) -> dict[str, Any]:
+def yards(svc: Svc, who: Person) -> dict[str, Any]:
     with svc.db.begin() as conn:
         live = {r.id: r for r in conn.execute(select(schema.yards))}
     return {"yards": [{"id": y.id, "name": y.name, "capacity": y.capacity,
@@ -212,7 +212,7 @@ def yards(svc: Svc, who: Who) -> dict[str, Any]:
 
 
 @router.get("/events", summary="Gate events by plate, gate and time (admin, border guard)")
-def events(svc: Svc, who: Who, plate: str | None = None, gate: str | None = None, since: datetime | None = None,
+def events(svc: Svc, who: Person, plate: str | None = None, gate: str | None = None, since: datetime | None = None,
            until: datetime | None = None, limit: Annotated[int, Query(ge=1, le=1000)] = 100) -> dict[str, Any]:
     if not (who.role == "admin" or (who.role == "agency" and who.agency == "border_guard")):
         raise HTTPException(403, "event search is for the management board and the border guard")
@@ -223,11 +223,16 @@ def events(svc: Svc, who: Who, plate: str | None = None, gate: str | None = None
     if gate:
         conds.append(e.c.gate_id == gate)
     if since:
-        conds.append(e.c.ts >= since)
+        conds.append(e.c.ts >= _utc(since))
     if until:
-        conds.append(e.c.ts <= until)
+        conds.append(e.c.ts <= _utc(until))
     with svc.db.begin() as conn:
-        rows = conn.execute(select(e).where(and_(*conds)).order_by(e.c.ts.desc()).limit(limit)).all()
-    return {"events": [{"event_id": r.event_id, "gate_id": r.gate_id, "seq": r.seq, "ts": r.ts.isoformat(),
+        rows = conn.execute(select(e).where(*conds).order_by(e.c.ts.desc()).limit(limit)).all()
+    return {"events": [{"event_id": r.event_id, "gate_id": r.gate_id, "seq": r.seq, "ts": T._iso(r.ts),
                         "type": r.type, "plate": r.plate, "reason": r.reason, "payload": r.payload,
                         "snapshot": r.snapshot} for r in rows]}
+
+
+def _utc(dt: datetime) -> datetime:
+    """Event times are stored in UTC (SQLite compares them as text): a naive bound is taken as UTC."""
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)

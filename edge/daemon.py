@@ -1,7 +1,8 @@
 """``gate-daemon --config FILE``: runs one gate box until SIGTERM.
 
-Wires frame source → plate reader → decision → barrier/LED → local store (→ sync, issue 4) through
-the driver interfaces; serves the local status endpoint; talks to systemd (READY, WATCHDOG, STOPPING).
+Wires frame source → plate reader → decision → barrier/LED → local store → sync (edge/sync, when
+``sync.endpoint`` is set) through the driver interfaces; serves the local status endpoint; talks to
+systemd (READY, WATCHDOG, STOPPING).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from edge import logs
 from edge.config import ConfigErrors, load_gate_config
 from edge.config.models import GateConfig, SiteConfig
-from edge.config.secrets import MissingSecret, read_secret
+from edge.config.secrets import MissingSecret, gate_token, read_secret
 from edge.drivers import build_drivers
 from edge.gate import GateRuntime, Listener
 from edge.localstore import LocalStore, StoreError
@@ -30,6 +31,8 @@ from edge.metrics import GateMetrics
 from edge.sdnotify import Notifier
 from edge.sim.world import Lane
 from edge.status import StatusServer
+from edge.sync import SyncService, SyncState
+from edge.sync import state as sync_states
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,11 @@ class Daemon:
                                    self.drivers.barrier, self.drivers.board, self.metrics, listener,
                                    stop=self.stop_event.is_set, speaker=self.drivers.speaker)
         self.notifier = notifier or Notifier()
+        self.sync_state = SyncState(self.store.db)
+        self.sync: SyncService | None = None
+        self.sync_problem: str | None = None
+        if cfg.sync.endpoint:
+            self._setup_sync()
         try:
             token: str | None = read_secret("status-token", "GATE_STATUS_TOKEN")
         except MissingSecret:
@@ -64,6 +72,29 @@ class Daemon:
         self.status_server = StatusServer(cfg.status.bind, cfg.status.port, status=self.status,
                                           health=self.health, registry=self.metrics.registry,
                                           refresh=self.refresh_metrics, token=token)
+
+    def _setup_sync(self) -> None:
+        """The sync thread, when there is a token; without one the gate runs offline (it never needs the
+        central service to decide), and says why in the log, /status and ``gatectl sync status``."""
+        try:
+            token = gate_token()
+        except MissingSecret as exc:
+            self.sync_problem = f"sync disabled, the gate runs offline: {exc}"
+        else:
+            try:
+                self.sync = SyncService(self.cfg.sync, self.store, self.site.id, self.cfg.gate_id, token,
+                                        on_round=self._sync_round)
+            except ValueError as exc:
+                self.sync_problem = f"sync disabled, the gate runs offline: {exc}"
+        if self.sync_problem:
+            log.error("sync_no_token", extra={"error": self.sync_problem, "endpoint": self.cfg.sync.endpoint})
+            try:
+                self.sync_state.set_state(sync_states.NO_TOKEN, self.sync_problem)
+            except StoreError:
+                pass
+
+    def _sync_round(self, result: Any) -> None:
+        self.metrics.sync_rounds.labels(outcome="error" if result is None else result.kind).inc()
 
     def _seed_yards(self) -> None:
         gate = self.site.gate(self.cfg.gate_id)
@@ -93,7 +124,13 @@ class Daemon:
             self.metrics.outbox_backlog.set(self.store.outbox.backlog())
         except StoreError:
             self.metrics.store_faults.labels(kind="read").inc()
-        self.metrics.sync_age.set(-1)  # no sync client yet (issue 4)
+        try:
+            self.metrics.sync_age.set(self.sync_state.age_s())
+            self.metrics.unsynced_snapshots.set(self.store.snapshots.unsynced_count())
+        except StoreError:
+            self.metrics.sync_age.set(-1)
+        live = self.sync.live if self.sync is not None else None
+        self.metrics.live_connected.set(1 if live is not None and live.connected.is_set() else 0)
         self.metrics.camera_fps.set(self.drivers.camera.health().fps)
 
     def status(self) -> dict[str, Any]:
@@ -109,7 +146,20 @@ class Daemon:
             "last_decision": last.as_dict() if last else None,
             "outbox_backlog": self.store.outbox.backlog(),
             "permits": self.store.permits.count(), "permits_cursor": self.store.permits.cursor(),
+            "sync": self.sync_status(),
         }
+
+    def sync_status(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"enabled": self.sync is not None, "endpoint": self.cfg.sync.endpoint,
+                               "problem": self.sync_problem}
+        try:
+            out |= self.sync_state.status()
+            out["unsynced_snapshots"] = self.store.snapshots.unsynced_count()
+        except StoreError as exc:
+            out["store_error"] = str(exc)
+        if self.sync is not None:
+            out |= self.sync.status()
+        return out
 
     # ---------------------------------------------------------------- run
 
@@ -117,6 +167,8 @@ class Daemon:
         self.status_server.start()
         self.runtime.start()
         self.drivers.camera.start()
+        if self.sync is not None:
+            self.sync.start()
         self._write_runtime_file()
         self.store.outbox.append("system", reason="started", payload={"pid": os.getpid(), "gate": self.cfg.gate_id})
         self.notifier.ready(f"gate {self.cfg.gate_id} running")
@@ -144,6 +196,8 @@ class Daemon:
 
     def shutdown(self) -> None:
         self.notifier.stopping()
+        if self.sync is not None:
+            self.sync.stop()
         self.runtime.shutdown()
         self.drivers.release()
         self.status_server.stop()

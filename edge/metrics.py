@@ -20,6 +20,12 @@ class GateMetrics:
                                     registry=r)
         self.sync_age = Gauge("gate_sync_age_seconds", "Seconds since the last successful sync (-1: never)",
                               registry=r)
+        self.sync_rounds = Counter("gate_sync_rounds", "Sync rounds with the central service by outcome (ok, "
+                                   "unreachable, token_refused, error)", ["outcome"], registry=r)
+        self.unsynced_snapshots = Gauge("gate_unsynced_snapshots", "Snapshots not yet held by the central service",
+                                        registry=r)
+        self.live_connected = Gauge("gate_sync_live_connected", "1 while the MQTT live channel is connected "
+                                    "(0 when disconnected or not configured)", registry=r)
         self.camera_fps = Gauge("gate_camera_fps", "Frames per second from the camera", registry=r)
         self.info = Gauge("gate_info", "Gate identity", ["gate_id"], registry=r)
         self.info.labels(gate_id=gate_id).set(1)

@@ -135,7 +135,7 @@ def test_production_gate_files(path: Path) -> None:
     assert path.stem == gate.gate_id, "a gate file is named after its gate"
     assert gate.store.path == Path("/var/lib/border-gate/gate.db")
     assert gate.store.snapshot_dir == Path("/var/lib/border-gate/snapshots")
-    assert gate.sync.endpoint == "https://central.kimthanh.example/api"
+    assert gate.sync.endpoint == "https://central.kimthanh.example"
     assert (gate.status.bind, gate.status.port) == ("127.0.0.1", 9180)
     text = path.read_text(encoding="utf-8")
     assert "LoadCredential=gate-token" in text and "GATE_TOKEN" in text

@@ -174,7 +174,7 @@ def _store_unavailable(store, engine, clock):
     rt = GateRuntime(cfg, SITE, store, drivers.camera, drivers.reader, drivers.barrier, drivers.board,
                      GateMetrics("kb2_in"))
     load(store, permit("p1", "29C12345"))
-    store.db.conn.close()
+    store.db.conn.close()  # the writer is gone: reads still work, the decision cannot be recorded
     return rt.handle(read("29C12345"))
 
 
@@ -210,7 +210,7 @@ def test_scenario_produces_reason(reason, store, engine, clock):
     assert d.allow == (reason in ALLOWING) == allows(reason)
     out = d.as_dict()
     assert out["reason"] == str(reason) and out["allow"] == d.allow
-    if reason in PERMIT_FAILURE_ORDER or reason in (Reason.PERMIT_OK, Reason.YARD_FULL):
+    if reason in PERMIT_FAILURE_ORDER or reason in (Reason.PERMIT_OK, Reason.YARD_FULL, Reason.STORE_UNAVAILABLE):
         assert d.permit_id is not None and d.trip_id == f"trip-{d.permit_id}"
     else:
         assert d.permit_id is None

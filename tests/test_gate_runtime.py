@@ -236,7 +236,7 @@ def test_closed_store_keeps_the_barrier_closed(gate):
     gate.arrive("29C12345", turn_away_s=0.05)
     gate.store.db.conn.close()
     d = gate.handle(gate.read("29C12345"))
-    assert (d.allow, d.reason, d.plate) == (False, Reason.STORE_UNAVAILABLE, None)
+    assert (d.allow, d.reason, d.plate) == (False, Reason.STORE_UNAVAILABLE, "29C12345")  # read, not recorded
     assert "error" in d.detail
     assert gate.barrier.opens == [] and gate.lane.passed == []
     assert gate.board.last == ["29C-123.45", "DỪNG LẠI", DENY_TEXT[Reason.STORE_UNAVAILABLE]]

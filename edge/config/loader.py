@@ -199,6 +199,8 @@ def load_gate_config(path: Path | str) -> tuple[GateConfig, SiteConfig]:
     update: dict[str, Any] = {"site": _rel(base, gate.site), "store": store}
     if gate.camera.type == "folder":
         update["camera"] = gate.camera.model_copy(update={"path": _rel(base, gate.camera.path)})
+    if gate.sync.ca_file is not None:
+        update["sync"] = gate.sync.model_copy(update={"ca_file": _rel(base, gate.sync.ca_file)})
     return gate.model_copy(update=update), site
 
 

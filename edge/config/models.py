@@ -200,10 +200,47 @@ class DecisionConfig(Strict):
 
 
 class SyncConfig(Strict):
+    """The link to the central service (edge/sync). The gate token is never here: it comes from the
+    systemd credential ``gate-token`` or ``$GATE_TOKEN``."""
+
     endpoint: str | None = Field(
-        default=None, max_length=500, pattern=r"^https?://[^\s]+$", description="Central service base URL"
+        default=None, max_length=500, pattern=r"^https?://[^\s]+$",
+        description="Central service base URL, where /healthz and /api/v1/gate/... live (unset: offline box)",
     )
-    timeout_s: float = Field(default=5, gt=0, le=120, description="HTTP timeout per request")
+    timeout_s: float = Field(default=5, gt=0, le=120, description="HTTP timeout per request (connect and read)")
+    interval_s: float = Field(
+        default=30, ge=0.5, le=3600, description="Seconds between sync rounds (push events and snapshots, pull permits)"
+    )
+    batch_size: int = Field(
+        default=500, ge=1, le=5000, description="Events per push request (the service takes 5000 at most)"
+    )
+    retry_attempts: int = Field(
+        default=4, ge=1, le=20, description="Tries per request on connection errors, timeouts and 5xx (never on 4xx)"
+    )
+    retry_max_s: float = Field(
+        default=8, gt=0, le=300, description="Cap of the exponential backoff (with jitter) between tries of one request"
+    )
+    backoff_max_s: float = Field(
+        default=300, ge=1, le=3600, description="Cap of the backoff between sync rounds after failed rounds"
+    )
+    ca_file: Path | None = Field(
+        default=None, description="CA bundle for the service's TLS certificate (unset: the system's CAs)"
+    )
+    mqtt_host: str | None = Field(
+        default=None, min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.:_-]+$",
+        description="MQTT broker of the live channel ('permits changed, pull now', online status); unset: polling only",
+    )
+    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="MQTT broker TCP port")
+    mqtt_keepalive_s: int = Field(
+        default=30, ge=5, le=600, description="MQTT keepalive; the broker declares the gate offline after 1.5x this"
+    )
+
+    @model_validator(mode="after")
+    def _live_needs_endpoint(self) -> "SyncConfig":
+        if self.mqtt_host and not self.endpoint:
+            raise ValueError("mqtt_host is set but endpoint is not: the live channel only tells the box to pull "
+                             "from the central service")
+        return self
 
 
 class StatusConfig(Strict):

@@ -1,4 +1,4 @@
-"""gatectl: status, events, permits lookup, override, watchlist, config validate, selftest.
+"""gatectl: status, events, permits lookup, override, watchlist, barrier, sync, config validate, selftest.
 
 Works beside a running daemon: it reads the same SQLite file (WAL allows concurrent readers) and asks
 the daemon's local status endpoint for live state. It never creates or moves the daemon's database.
@@ -93,11 +93,16 @@ def status(obj: Ctx, as_json: bool) -> None:
     cfg, site = obj.load()
     store = obj.store()
     try:
+        from edge.sync import SyncState
         last = store.outbox.tail(1)
+        sync_state = SyncState(store.db).status()
         out = {"gate_id": cfg.gate_id, "site": site.id, "daemon": obj.daemon(),
                "store": {"path": str(cfg.store.path), "outbox_backlog": store.outbox.backlog(),
                          "permits": store.permits.count(), "permits_cursor": store.permits.cursor(),
-                         "last_event": last[0].as_dict() if last else None}}
+                         "last_event": last[0].as_dict() if last else None},
+               "sync": {"endpoint": cfg.sync.endpoint, "state": sync_state["state"],
+                        "last_success": sync_state["last_success"], "sync_age_s": sync_state["sync_age_s"],
+                        "last_error": sync_state["last_error"]}}
     finally:
         store.close()
 
@@ -114,6 +119,14 @@ def status(obj: Ctx, as_json: bool) -> None:
         if s["last_event"]:
             e = s["last_event"]
             lines.append(f"last     #{e['seq']} {e['ts']} {e['type']} {e['plate'] or ''} {e['reason'] or ''}")
+        y = o["sync"]
+        if not y["endpoint"]:
+            lines.append("sync     off (no sync.endpoint: offline box)")
+        else:
+            err = y["last_error"] or {}
+            lines.append(f"sync     {y['state']}, last success {y['last_success'] or 'never'}"
+                         + (f"; last error {err.get('at')}: {err.get('message')}"
+                            if y["state"] not in ("ok", "never") else ""))
         return "\n".join(lines)
 
     emit(out, as_json, human)
@@ -346,6 +359,109 @@ def barrier_close(obj: Ctx, operator: str, reason: str, timeout: float, as_json:
 def barrier_test(obj: Ctx, operator: str, reason: str, timeout: float, as_json: bool) -> None:
     """Run one full open/close cycle and report the arm's travel times."""
     _barrier_command(obj, "test", operator, reason, timeout, as_json)
+
+
+# ------------------------------------------------------------------------------------------ sync
+
+
+@cli.group()
+def sync() -> None:
+    """The link to the central service: what is waiting, what the last rounds did, a round now."""
+
+
+def _sync_figures(store: LocalStore) -> dict[str, Any]:
+    from edge.sync import SyncState
+    state = SyncState(store.db)
+    return {"outbox_backlog": store.outbox.backlog(), "unsynced_snapshots": store.snapshots.unsynced_count(),
+            "permits": store.permits.count(), "permits_cursor": store.permits.cursor(), **state.status(),
+            "rejected": state.rejected(10)}
+
+
+def _sync_human(o: dict[str, Any]) -> str:
+    err = o.get("last_error") or {}
+    lines = [f"endpoint   {o['endpoint'] or 'NOT SET (offline box)'}",
+             f"state      {o['state']}" + (f" (since {err.get('at')})" if o["state"] not in ("ok", "never") else ""),
+             f"last ok    {o['last_success'] or 'never'}"
+             + (f" ({o['sync_age_s']} s ago)" if o["sync_age_s"] is not None else ""),
+             f"backlog    {o['outbox_backlog']} events unsent, {o['unsynced_snapshots']} snapshots unsynced",
+             f"permits    {o['permits']} cached, cursor {o['permits_cursor']}"]
+    if err:
+        lines.append(f"last error {err.get('at')} {err.get('kind')}: {err.get('message')}")
+    if o.get("rejected_events"):
+        lines.append(f"REFUSED    {o['rejected_events']} event(s) refused by the service (kept unsent; see --json)")
+    d = o.get("daemon")
+    if d is not None:
+        live = d.get("live")
+        lines.append(f"daemon     sync thread {'running' if d.get('running') else 'NOT RUNNING'}"
+                     + (f", live channel {'connected' if live['connected'] else 'DISCONNECTED'} ({live['broker']})"
+                        if live else ", live channel off") + (f" - {d['problem']}" if d.get("problem") else ""))
+    return "\n".join(lines)
+
+
+@sync.command("status")
+@json_option
+@click.pass_obj
+def sync_status(obj: Ctx, as_json: bool) -> None:
+    """Backlog, unsynced snapshots, permits cursor, last success and last error (from the store, so it
+    works whether the daemon runs or not; the daemon's sync thread and live channel when it runs)."""
+    cfg, _ = obj.load()
+    store = obj.store()
+    try:
+        out = {"endpoint": cfg.sync.endpoint, **_sync_figures(store)}
+    finally:
+        store.close()
+    daemon = obj.daemon()
+    out["daemon"] = daemon.get("sync") if daemon else None
+    emit(out, as_json, _sync_human)
+
+
+@sync.command("now")
+@json_option
+@click.pass_obj
+def sync_now(obj: Ctx, as_json: bool) -> None:
+    """Run one sync round from here (pull permits, push events and snapshots) against the daemon's store.
+
+    Safe beside a running daemon: the service stores each event once and marking sent is idempotent.
+    The gate token comes from $CREDENTIALS_DIRECTORY/gate-token or $GATE_TOKEN, as for the daemon.
+    """
+    from edge.config.secrets import MissingSecret, gate_token
+    from edge.sync import SyncClient
+
+    cfg, site = obj.load()
+    if not cfg.sync.endpoint:
+        raise click.ClickException("sync.endpoint is not set in the gate file: this box is configured offline")
+    try:
+        token = gate_token()
+    except MissingSecret as exc:
+        raise click.ClickException(str(exc)) from exc
+    store = obj.store()
+    try:
+        client = SyncClient(cfg.sync, store, site.id, cfg.gate_id, token)
+        try:
+            result = client.sync_once()
+        finally:
+            client.close()
+        out = result.as_dict() | {"endpoint": cfg.sync.endpoint, "after": _sync_figures(store)}
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+
+    def human(o: dict[str, Any]) -> str:
+        p, q = o["push"], o["pull"]
+        head = (f"sync {'OK' if o['ok'] else 'FAILED'} in {o['duration_s']} s"
+                + ("" if o["ok"] else f": {o['state']}: {o['error']}"))
+        return "\n".join([
+            head,
+            f"pulled     {q['pages']} page(s){' (full snapshot)' if q['full'] else ''}: {q['upserts']} permits in, "
+            f"{q['deletes']} out, cursor {q['cursor']}",
+            f"pushed     {p['events_sent']} events in {p['batches']} request(s), {p['snapshots_uploaded']} snapshots"
+            + (f"; {p['refused']} refused" if p["refused"] else ""),
+            f"left       {o['after']['outbox_backlog']} events, {o['after']['unsynced_snapshots']} snapshots"])
+
+    emit(out, as_json, human)
+    if not result.ok:
+        sys.exit(1)
 
 
 # ------------------------------------------------------------------------------------------ config

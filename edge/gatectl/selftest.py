@@ -99,8 +99,32 @@ def check_cloud(cfg: GateConfig) -> Check:
         return Check("cloud", "fail", f"{url}: {type(exc).__name__}",
                      "no link to the central service: the gate keeps working offline; check network/VPN")
     ok = r.status_code == 200
-    return Check("cloud", "pass" if ok else "fail", f"{url}: HTTP {r.status_code}",
-                 "" if ok else "central service answered with an error")
+    if not ok:
+        return Check("cloud", "fail", f"{url}: HTTP {r.status_code}", "central service answered with an error")
+    return check_token(cfg, url)
+
+
+def check_token(cfg: GateConfig, health_url: str) -> Check:
+    """Whether the service takes this box's gate token (asks if it holds a snapshot no one has)."""
+    from edge.config.secrets import MissingSecret, gate_token
+
+    try:
+        token = gate_token()
+    except MissingSecret as exc:
+        return Check("cloud", "fail", f"{health_url}: HTTP 200, but no gate token", str(exc))
+    url = cfg.sync.endpoint.rstrip("/") + "/api/v1/gate/snapshots/" + "0" * 64  # type: ignore[union-attr]
+    try:
+        r = requests.get(url, timeout=min(cfg.sync.timeout_s, 5), headers={"Authorization": f"Bearer {token}"})
+    except requests.RequestException as exc:
+        return Check("cloud", "fail", f"{url}: {type(exc).__name__}",
+                     "the service answered /healthz but not the gate API")
+    if r.status_code in (401, 403):
+        return Check("cloud", "fail", f"{health_url}: HTTP 200; gate token refused (HTTP {r.status_code})",
+                     "issue a new token (gate-cloud gate-token <gate>), install it as the gate-token credential "
+                     "and restart gate-daemon")
+    ok = r.status_code in (204, 404)
+    return Check("cloud", "pass" if ok else "fail", f"{health_url}: HTTP 200; gate token accepted" if ok
+                 else f"{url}: HTTP {r.status_code}", "" if ok else "the gate API answered with an error")
 
 
 def run_selftest(cfg: GateConfig, daemon: dict[str, Any] | None, last_event_ts: str | None) -> list[Check]:

@@ -100,6 +100,11 @@ class Database:
             raise translate(exc, self.path) from exc
         existed = self.path.exists() and self.path.stat().st_size > 0
         self.conn = self._open(existed, on_corrupt)
+        # Reads go through their own connection: in WAL mode they see the last commit and never wait
+        # for a writer, so a decision is not held up while a large permit delta is being written.
+        self.read_lock = threading.Lock()
+        self.reader = _connect(self.path)
+        self.reader.execute("PRAGMA query_only = ON")
 
     def _open(self, existed: bool, on_corrupt: str) -> sqlite3.Connection:
         checked, damage = _check_read_only(self.path) if existed else (True, None)
@@ -141,6 +146,7 @@ class Database:
                 raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: large deltas rewrite fewer index pages
             migrate(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -175,12 +181,14 @@ class Database:
             pass
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
-        with self.lock:
+        """A read of committed data (its own connection; never blocked by a write in progress)."""
+        with self.read_lock:
             try:
-                return self.conn.execute(sql, params).fetchall()
+                return self.reader.execute(sql, params).fetchall()
             except sqlite3.DatabaseError as exc:
                 raise translate(exc, self.path) from exc
 
     def close(self) -> None:
-        with self.lock:
+        with self.lock, self.read_lock:
             self.conn.close()
+            self.reader.close()

@@ -153,3 +153,30 @@ def _barrier_commands(conn: sqlite3.Connection) -> None:
         )"""
     )
     conn.execute("CREATE INDEX barrier_commands_open ON barrier_commands(id) WHERE status IN ('pending', 'running')")
+
+
+@migration(3)
+def _sync(conn: sqlite3.Connection) -> None:
+    """For edge/sync. Where a watchlist entry comes from: 'local' (gatectl watchlist add) or 'central'
+    (pulled from the central service and replaced wholesale on every pull; local entries are left alone).
+    Events the central service refused (HTTP 422 for that one event): they stay unsent, are skipped by
+    the ordinary push so they cannot block the outbox, and are offered again now and then."""
+    conn.execute("ALTER TABLE watchlist ADD COLUMN source TEXT NOT NULL DEFAULT 'local'"
+                 " CHECK (source IN ('local', 'central'))")
+    conn.execute(
+        """CREATE TABLE sync_rejected (
+            event_id TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL,
+            status INTEGER NOT NULL,
+            error TEXT NOT NULL,
+            first_at REAL NOT NULL,
+            last_at REAL NOT NULL,
+            tries INTEGER NOT NULL DEFAULT 1
+        )"""
+    )
+
+
+@migration(4)
+def _one_permit_index(conn: sqlite3.Connection) -> None:
+    """Exact lookups go through the skeleton index; the plate index only cost write time on deltas."""
+    conn.execute("DROP INDEX IF EXISTS permits_plate")

@@ -81,8 +81,11 @@ class Outbox:
         with self.db.transaction() as conn:
             return insert_event(conn, type, **kw)
 
-    def unsent(self, limit: int = 500) -> list[Event]:
-        rows = self.db.query("SELECT * FROM events WHERE sent_at IS NULL ORDER BY seq LIMIT ?", (limit,))
+    def unsent(self, limit: int = 500, *, after: int = 0) -> list[Event]:
+        """Unsent events in local order; ``after`` skips those with ``seq <= after`` (paging past events
+        the central service refused, which stay unsent)."""
+        rows = self.db.query("SELECT * FROM events WHERE sent_at IS NULL AND seq > ? ORDER BY seq LIMIT ?",
+                             (after, limit))
         return [Event.from_row(r) for r in rows]
 
     def mark_sent(self, event_ids: list[str]) -> int:

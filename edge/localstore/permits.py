@@ -22,6 +22,46 @@ _INFO_JSON = json.JSONEncoder(ensure_ascii=False)
 _PLATE_OF = itemgetter(1)
 
 
+_FIELDS = frozenset(("permit_id", "plate", "trip_id", "flow", "direction", "valid_from", "valid_until",
+                     "max_passes", "company", "info"))
+_REQUIRED = ("permit_id", "plate", "trip_id", "flow", "direction", "valid_from", "valid_until")
+
+
+def _fast_row(raw: Any) -> tuple[Any, ...] | None:
+    """The row of a plainly well-formed permit as the service sends it, or None to take the slow path.
+
+    Accepts exactly what :class:`PermitIn` accepts for this common shape (ISO strings with a zone,
+    plain types), so a large delta skips pydantic; anything else, valid or not, goes through
+    :class:`PermitIn`, which also words the errors.
+    """
+    if type(raw) is not dict or not _FIELDS.issuperset(raw) or any(k not in raw for k in _REQUIRED):
+        return None
+    pid, trip, flow, direction = raw["permit_id"], raw["trip_id"], raw["flow"], raw["direction"]
+    if not (type(pid) is str and 0 < len(pid) <= 64 and type(trip) is str and 0 < len(trip) <= 64
+            and flow in ("export", "import") and direction in ("in", "out")):
+        return None
+    max_passes = raw.get("max_passes", 1)
+    company = raw.get("company")
+    info = raw.get("info", {})
+    if type(max_passes) is not int or not 1 <= max_passes <= 1000 or type(info) is not dict:
+        return None
+    if company is not None and (type(company) is not str or len(company) > 200):
+        return None
+    try:
+        start, end = datetime.fromisoformat(raw["valid_from"]), datetime.fromisoformat(raw["valid_until"])
+        plate = normalize(raw["plate"]).text if type(raw["plate"]) is str and len(raw["plate"]) <= 64 else None
+    except (TypeError, ValueError):
+        return None
+    if plate is None or start.tzinfo is None or end.tzinfo is None or end <= start:
+        return None
+    try:
+        info_json = _INFO_JSON.encode(info)
+    except (TypeError, ValueError):
+        return None
+    return (pid, plate, skeleton(plate), trip, flow, direction, start.timestamp(), end.timestamp(), max_passes,
+            company, info_json)
+
+
 class PermitIn(BaseModel):
     """A permit as the central service sends it; validated at the boundary before it is cached."""
 
@@ -111,6 +151,10 @@ class Permits:
         """
         rows, rejected = [], []
         for raw in upserts:
+            fast = _fast_row(raw)
+            if fast is not None:
+                rows.append(fast)
+                continue
             try:
                 p = PermitIn.model_validate(raw)
             except ValidationError as exc:
@@ -159,7 +203,10 @@ class Permits:
     # ------------------------------------------------------------------ lookups
 
     def by_plate(self, plate: str) -> list[Permit]:
-        return [Permit.from_row(r) for r in self.db.query("SELECT * FROM permits WHERE plate = ?", (plate,))]
+        # Through the skeleton index (an exact plate is one of its skeleton's few rows): one index
+        # fewer to maintain on every permit write.
+        rows = self.db.query("SELECT * FROM permits WHERE skeleton = ? AND plate = ?", (skeleton(plate), plate))
+        return [Permit.from_row(r) for r in rows]
 
     def by_skeleton(self, skel: str) -> list[Permit]:
         return [Permit.from_row(r) for r in self.db.query("SELECT * FROM permits WHERE skeleton = ?", (skel,))]
@@ -168,19 +215,60 @@ class Permits:
         return int(self.db.query("SELECT count(*) FROM permits")[0][0])
 
 
+@dataclass(frozen=True)
+class WatchlistResult:
+    central: int
+    added_or_changed: int
+    removed: int
+    invalid: int
+
+
 class Watchlist:
     def __init__(self, db: Database):
         self.db = db
 
     def add(self, plate: str, reason: str) -> str:
+        """Add (or re-reason) a local entry; a local entry is kept whatever the central service lists."""
         text = normalize(plate).text
         with self.db.transaction() as conn:
             conn.execute(
-                "INSERT INTO watchlist (plate, skeleton, reason, added_at) VALUES (?,?,?,?)"
-                " ON CONFLICT(plate) DO UPDATE SET reason = excluded.reason",
+                "INSERT INTO watchlist (plate, skeleton, reason, added_at, source) VALUES (?,?,?,?,'local')"
+                " ON CONFLICT(plate) DO UPDATE SET reason = excluded.reason, source = 'local'",
                 (text, skeleton(text), reason, datetime.now(timezone.utc).isoformat()),
             )
         return text
+
+    def replace_central(self, entries: list[dict[str, Any]]) -> WatchlistResult:
+        """Make the central entries exactly ``entries`` ({plate, reason}), in one transaction.
+
+        Entries added locally (``gatectl watchlist add``) are left as they are, and a plate listed both
+        locally and centrally keeps its local entry. Plates that do not normalise are skipped and counted.
+        """
+        wanted: dict[str, str] = {}
+        invalid = 0
+        for e in entries:
+            try:
+                text = normalize(str(e["plate"])).text
+                reason = str(e.get("reason") or "")[:500] or "central watchlist"
+            except (InvalidPlate, KeyError, TypeError):
+                invalid += 1
+                continue
+            wanted[text] = reason
+        now = datetime.now(timezone.utc).isoformat()
+        with self.db.transaction() as conn:
+            have = {r[0]: r[1] for r in conn.execute("SELECT plate, reason FROM watchlist WHERE source = 'central'")}
+            local = {r[0] for r in conn.execute("SELECT plate FROM watchlist WHERE source = 'local'")}
+            gone = [p for p in have if p not in wanted]
+            conn.executemany("DELETE FROM watchlist WHERE plate = ? AND source = 'central'", [(p,) for p in gone])
+            rows = [(p, skeleton(p), r, now) for p, r in wanted.items() if p not in local and have.get(p) != r]
+            conn.executemany(
+                "INSERT INTO watchlist (plate, skeleton, reason, added_at, source) VALUES (?,?,?,?,'central')"
+                " ON CONFLICT(plate) DO UPDATE SET reason = excluded.reason", rows)
+        return WatchlistResult(central=len([p for p in wanted if p not in local]), added_or_changed=len(rows),
+                               removed=len(gone), invalid=invalid)
+
+    def entries(self) -> list[dict[str, str]]:
+        return [dict(r) for r in self.db.query("SELECT plate, reason, source, added_at FROM watchlist ORDER BY plate")]
 
     def remove(self, plate: str) -> bool:
         with self.db.transaction() as conn:

@@ -76,10 +76,13 @@ class Snapshots:
             conn.executemany("UPDATE snapshots SET synced_at = ? WHERE sha256 = ? AND synced_at IS NULL",
                              [(time.time(), s) for s in shas])
 
-    def unsynced(self, limit: int = 100) -> list[str]:
-        rows = self.db.query("SELECT sha256 FROM snapshots WHERE synced_at IS NULL ORDER BY created_at LIMIT ?",
-                             (limit,))
+    def unsynced(self, limit: int = 100, *, skip: int = 0) -> list[str]:
+        rows = self.db.query("SELECT sha256 FROM snapshots WHERE synced_at IS NULL ORDER BY created_at, sha256"
+                             " LIMIT ? OFFSET ?", (limit, skip))
         return [r[0] for r in rows]
+
+    def unsynced_count(self) -> int:
+        return int(self.db.query("SELECT count(*) FROM snapshots WHERE synced_at IS NULL")[0][0])
 
     def apply_retention(self, *, now: float | None = None, force_free: bool = False) -> RetentionResult:
         """Delete synced snapshots: older than retention, then oldest first above the size cap (or, with

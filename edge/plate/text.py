@@ -57,12 +57,21 @@ def _fold(ch: str) -> str:
     return ch
 
 
+_ASCII_PLATE = re.compile(r"[0-9A-Za-z \-._/\t]{1,64}")
+_ASCII_DROP = str.maketrans("", "", " -._/\t")
+
+
 def clean(raw: str) -> str:
     """Upper-case, width-fold and strip separators; raise :class:`InvalidPlate` on junk."""
     if not isinstance(raw, str):
         raise InvalidPlate(f"plate must be text, not {type(raw).__name__}")
     if len(raw) > 64:
         raise InvalidPlate("plate text longer than 64 characters")
+    if _ASCII_PLATE.fullmatch(raw):  # the common case, without the per-character walk
+        result = raw.translate(_ASCII_DROP).upper()
+        if not MIN_LEN <= len(result) <= MAX_LEN:
+            raise InvalidPlate(f"plate {raw!r} has {len(result)} characters, expected {MIN_LEN}-{MAX_LEN}")
+        return result
     out = []
     for ch in raw:
         ch = _fold(ch)

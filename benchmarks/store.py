@@ -4,7 +4,8 @@
 ``synchronous=FULL``, as the store opens it), so every event is fsynced before the next starts.
 (b) ``permits.apply_delta`` with ``--delta`` permits (a fifth of them updates of cached permits, the rest
 new), validation included, on a store pre-filled with ``--base-permits``, while another thread looks
-plates up every 5 ms (``lookup_max_ms_during_delta``: the longest a decision would have waited).
+plates up every 5 ms (``lookup_max_ms_during_delta``: the longest a decision would have waited), in a
+second delta timed as ``permit_delta_with_lookups_s``.
 """
 
 from __future__ import annotations
@@ -66,13 +67,15 @@ def bench_outbox(folder: Path, n: int, seed: int) -> dict[str, Any]:
             "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"], "max_ms": lat["max_ms"]}
 
 
-def _delta(base: int, size: int, seed: int) -> list[dict[str, Any]]:
-    """``size`` upserts: a fifth re-issue cached permits (new validity), the rest are new permits."""
+def _delta(base: int, size: int, seed: int, start: int | None = None) -> list[dict[str, Any]]:
+    """``size`` upserts: a fifth re-issue cached permits (new validity), the rest are new permits
+    (numbered from ``start``, by default right after the cached ones)."""
     now = utc_now()
     rng = random.Random(seed + 7)
     updates = min(base, size // 5)
     rows = [permit(rng, i, plate(rng), now) for i in rng.sample(range(base), updates)]
-    rows += next(permit_chunks(size - updates, size, seed=seed + 11, now=now, start=base), [])
+    rows += next(permit_chunks(size - updates, size, seed=seed + 11, now=now, start=base if start is None else start),
+                 [])
     return rows
 
 
@@ -111,11 +114,18 @@ def bench_delta(folder: Path, base: int, size: int, seed: int) -> dict[str, Any]
         log.info("filled %d permits in %.1f s", base, time.perf_counter() - started)
         rows = _delta(base, size, seed)
         log.info("applying a delta of %d permits", len(rows))
-        probe = LookupProbe(store, rows[-1]["plate"])
-        probe.start()
         t = time.perf_counter()
         res = store.permits.apply_delta(rows, [], cursor=cursor + 1)
         delta_s = time.perf_counter() - t
+        # A second delta of the same size while another thread looks a plate up every 5 ms, as decisions
+        # would: how long a decision waits, and what that traffic costs the delta.
+        rows2 = _delta(base, size, seed + 1, start=base + size)
+        log.info("applying a second delta of %d permits with lookups running", len(rows2))
+        probe = LookupProbe(store, rows2[-1]["plate"])
+        probe.start()
+        t = time.perf_counter()
+        store.permits.apply_delta(rows2, [], cursor=cursor + 2)
+        delta2_s = time.perf_counter() - t
         probe.stop()
         count = store.permits.count()
     finally:
@@ -123,6 +133,7 @@ def bench_delta(folder: Path, base: int, size: int, seed: int) -> dict[str, Any]
     return {"base_permits": base, "delta_rows": len(rows), "delta_applied": res.applied,
             "delta_rejected": len(res.rejected), "permits_after": count, "permit_delta_s": round(delta_s, 3),
             "permit_delta_rows_per_s": round(len(rows) / delta_s, 1),
+            "permit_delta_with_lookups_s": round(delta2_s, 3),
             "lookups_during_delta": len(probe.samples_ns), "lookup_max_ms_during_delta": probe.max_ms()}
 
 

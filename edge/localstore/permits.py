@@ -9,11 +9,12 @@ from datetime import datetime, timezone
 from operator import itemgetter
 from typing import Any, Literal
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from edge.localstore.db import Database
 from edge.localstore.outbox import insert_event
-from edge.plate.text import InvalidPlate, normalize, skeleton
+from edge.plate.text import InvalidPlate, normalize, plate_text, skeleton
 
 
 #: ``json.dumps(info, ensure_ascii=False)`` without building an encoder per permit.
@@ -24,7 +25,7 @@ _PLATE_OF = itemgetter(1)
 
 _FIELDS = frozenset(("permit_id", "plate", "trip_id", "flow", "direction", "valid_from", "valid_until",
                      "max_passes", "company", "info"))
-_REQUIRED = ("permit_id", "plate", "trip_id", "flow", "direction", "valid_from", "valid_until")
+_REQUIRED = frozenset(("permit_id", "plate", "trip_id", "flow", "direction", "valid_from", "valid_until"))
 
 
 def _fast_row(raw: Any) -> tuple[Any, ...] | None:
@@ -34,7 +35,7 @@ def _fast_row(raw: Any) -> tuple[Any, ...] | None:
     plain types), so a large delta skips pydantic; anything else, valid or not, goes through
     :class:`PermitIn`, which also words the errors.
     """
-    if type(raw) is not dict or not _FIELDS.issuperset(raw) or any(k not in raw for k in _REQUIRED):
+    if type(raw) is not dict or not raw.keys() <= _FIELDS or not _REQUIRED <= raw.keys():
         return None
     pid, trip, flow, direction = raw["permit_id"], raw["trip_id"], raw["flow"], raw["direction"]
     if not (type(pid) is str and 0 < len(pid) <= 64 and type(trip) is str and 0 < len(trip) <= 64
@@ -49,14 +50,14 @@ def _fast_row(raw: Any) -> tuple[Any, ...] | None:
         return None
     try:
         start, end = datetime.fromisoformat(raw["valid_from"]), datetime.fromisoformat(raw["valid_until"])
-        plate = normalize(raw["plate"]).text if type(raw["plate"]) is str and len(raw["plate"]) <= 64 else None
+        plate = plate_text(raw["plate"]) if type(raw["plate"]) is str and len(raw["plate"]) <= 64 else None
     except (TypeError, ValueError):
         return None
     if plate is None or start.tzinfo is None or end.tzinfo is None or end <= start:
         return None
     try:
-        info_json = _INFO_JSON.encode(info)
-    except (TypeError, ValueError):
+        info_json = orjson.dumps(info).decode()
+    except orjson.JSONEncodeError:
         return None
     return (pid, plate, skeleton(plate), trip, flow, direction, start.timestamp(), end.timestamp(), max_passes,
             company, info_json)

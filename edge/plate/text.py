@@ -109,6 +109,14 @@ def normalize(raw: str) -> Plate:
     return Plate(text, country)
 
 
+def plate_text(raw: str) -> str:
+    """``normalize(raw).text`` without building a :class:`Plate` (the bulk permit path)."""
+    text = clean(raw)
+    if VN_RE.match(text) or CN_RE.match(text) or XX_RE.match(text):
+        return text
+    raise InvalidPlate(f"plate {raw!r} matches no plate grammar")
+
+
 def skeleton(text: str) -> str:
     """Map every OCR-confusable character to its group's representative (``"29C-8O5"`` → ``"29C805"``)."""
     return text.translate(_SKELETON_TABLE)

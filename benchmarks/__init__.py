@@ -8,6 +8,9 @@ BENCHMARKS = {
     "decision": "decision latency (p50/p95/p99) against a store of 1,000,000 permits (goal p99 <= 1 ms)",
     "store": "fsynced outbox appends per second (goal >= 500/s) and a 100,000-permit delta (goal <= 2 s)",
     "daemon": "RSS of the real daemon on sim drivers with 100,000 permits (goal <= 150 MB), and its shutdown",
+    "sync": "gate outboxes into the real service on PostgreSQL: one gate's drain (goal >= 2,000 events/s), "
+            "20 gates at once (goal >= 5,000 events/s), confirmation -> gate cache (goal p50 <= 2 s with MQTT), "
+            "lost/duplicated events through a link cut mid-request",
     "actuation": "open command to the PLC over Modbus TCP (goal p99 <= 20 ms), PLC restart (goal back <= 2 s)",
 }
 

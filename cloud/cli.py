@@ -42,20 +42,43 @@ def serve(db: str | None, site: Path, host: str, port: int, mqtt_url: str | None
     """Run the HTTP API."""
     import uvicorn
 
-    from cloud.api.app import create_app
-    from cloud.api.deps import Service
-    from edge.config import load_site_config
     from edge.logs import setup
 
     setup("INFO")
-    database = _db(db)
+    database = _db(db)  # migrate once, before any worker starts
+    if workers > 1:
+        # Worker processes each build their own app (engine, MQTT publisher) from the environment:
+        # uvicorn needs an import string to start workers, and ignores ``workers`` given an app object.
+        os.environ.update({"GATE_CLOUD_DB": database.url, "GATE_CLOUD_SITE": str(site),
+                           "GATE_CLOUD_MQTT": mqtt_url or ""})
+        database.dispose()
+        uvicorn.run("cloud.cli:app_from_env", factory=True, host=host, port=port, workers=workers,
+                    log_config=None, access_log=False)
+        return
+    uvicorn.run(_app(database, site, mqtt_url), host=host, port=port, log_config=None, access_log=False)
+
+
+def _app(database: Database, site: Path, mqtt_url: str | None):  # type: ignore[no-untyped-def]
+    from cloud.api.app import create_app
+    from cloud.api.deps import Service
+    from edge.config import load_site_config
+
     site_cfg = load_site_config(site)
     service = Service(database, site_cfg)
     if mqtt_url:
         from cloud.live import LivePublisher
         host_, _, port_ = mqtt_url.partition(":")
         service.notify = LivePublisher(site_cfg.id, host_, int(port_ or 1883)).permits_changed
-    uvicorn.run(create_app(service), host=host, port=port, log_config=None, access_log=False)
+    return create_app(service)
+
+
+def app_from_env():  # type: ignore[no-untyped-def]
+    """The app of one ``serve --workers N`` worker process (settings passed by ``serve`` in the environment)."""
+    from edge.logs import setup
+
+    setup("INFO")
+    return _app(Database(os.environ["GATE_CLOUD_DB"]), Path(os.environ.get("GATE_CLOUD_SITE") or REPO_SITE),
+                os.environ.get("GATE_CLOUD_MQTT") or None)
 
 
 @cli.command()

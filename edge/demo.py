@@ -1,25 +1,34 @@
-"""``make demo``: one gate end to end on simulated hardware, printing what it does.
+"""``make demo``: the central service and one gate end to end on simulated hardware, printing what it does.
 
-Runs the real daemon code (store, decision engine, barrier cycle, status endpoint) for gate ``kb2_in``
-of the Kim Thành site with a simulated lane of trucks, each chosen to show one rule. The store lands in
-``var/dev/kb2_in/`` so that afterwards ``gatectl -c config/dev/kb2_in.toml events tail`` shows the run.
+Starts the central service (SQLite, in this process, on a free port); a company registers and declares
+trips, the border guard confirms or refuses, the management board lists a plate; the gate box for
+``kb2_in`` (Kim Thành, entry of yard KB2) pulls its permits over the sync protocol and runs the real
+daemon code (store, decision engine, barrier state machine, status endpoint) on a simulated lane of
+trucks, each showing one rule; its events go back to the service, which advances the trips. The box's
+store lands in ``var/dev/kb2_in/`` so that afterwards ``gatectl -c config/dev/kb2_in.toml events tail``
+shows the run.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import secrets
 import shutil
 import sys
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from cloud.api.deps import Service
+from cloud.auth import create_account, register_gate_token
+from cloud.embedded import ServiceThread
+from cloud.store.db import Database
 from edge.config import load_gate_config
 from edge.daemon import Daemon
 from edge.sim.world import Lane, Truck
@@ -27,48 +36,107 @@ from edge.sim.world import Lane, Truck
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = REPO / "config" / "dev" / "kb2_in.toml"
 
-
-def permit(pid: str, plate: str, *, flow: str = "export", direction: str = "in", hours: tuple[float, float] = (-1, 8),
-           **info: Any) -> dict[str, Any]:
-    now = datetime.now(timezone.utc)
-    return {"permit_id": pid, "plate": plate, "trip_id": f"trip-{pid}", "flow": flow, "direction": direction,
-            "valid_from": (now + timedelta(hours=hours[0])).isoformat(),
-            "valid_until": (now + timedelta(hours=hours[1])).isoformat(), "company": info.pop("company", None),
-            "info": info}
-
-
+#: plate, what happens at the central service before the truck arrives, note, what the camera reads
 TRUCKS = [
-    Truck("29C-123.45", "declared, all steps confirmed"),
-    Truck("51F-065.32", "dirty plate: the camera reads 51F-O65.32", read_as="51F-O65.32"),
-    Truck("59-L2 149.99", "two-row plate, declared"),
-    Truck("98H-777.77", "declaration expired yesterday"),
-    Truck("14C-456.78", "permit is for leaving KB2, not entering"),
-    Truck("29C-999.99", "on the watchlist"),
+    Truck("29C-123.45", "declared, border check confirmed"),
+    Truck("51F-065.32", "declared and confirmed; dirty plate: the camera reads 51F-O65.32", read_as="51F-O65.32"),
+    Truck("59-L2 149.99", "two-row plate, declared and confirmed"),
+    Truck("98H-777.77", "declared, but the border guard refused the check"),
+    Truck("14C-456.78", "declared, then cancelled by the company"),
+    Truck("29C-999.99", "declared and confirmed, but on the central watchlist"),
     Truck("桂A88888", "Chinese truck, not declared; the operator lets it in", turn_away_s=4.0),
-    Truck("29C-123.45", "the first truck again, minutes later"),
+    Truck("29C-123.45", "the first truck again: the service withdrew its used permit"),
 ]
 
-PERMITS = [
-    permit("p1", "29C12345", company="Cong ty TNHH Xuat khau Lao Cai", goods="thanh long"),
-    permit("p2", "51F06532", company="Cong ty CP Nong san Viet", goods="chuoi"),
-    permit("p3", "59L214999", company="Cong ty TNHH Van tai Bac Ha", goods="sau rieng"),
-    permit("p4", "98H77777", hours=(-30, -6)),
-    permit("p5", "14C45678", direction="out"),
-]
+
+class Central:
+    """The central service and the people who use it, driven through its HTTP API."""
+
+    def __init__(self, folder: Path, site_path: Path):
+        from edge.config import load_site_config
+
+        self.site = load_site_config(site_path)
+        self.db = Database(f"sqlite:///{folder / 'cloud.db'}")
+        self.db.migrate()
+        self.thread = ServiceThread(Service(self.db, self.site)).start()
+        self.url = self.thread.url
+        password = secrets.token_urlsafe(12)
+        with self.db.begin() as conn:
+            create_account(conn, "board.admin", password, "admin", "Ban quản lý khu kinh tế")
+        self.admin = self.login("board.admin", password)
+        self.call(self.admin, "POST", "/api/v1/admin/accounts", json={
+            "username": "bp.kimthanh", "password": password, "role": "agency", "agency": "border_guard",
+            "display_name": "Đồn Biên phòng Kim Thành"})
+        self.guard = self.login("bp.kimthanh", password)
+        self.company = self.call(None, "POST", "/api/v1/companies/register", json={
+            "company_name": "Công ty TNHH Xuất khẩu Nông sản Lào Cai", "tax_code": "5300123456",
+            "username": "nongsan.lc", "password": password, "display_name": "Nông sản LC"})["token"]
+
+    def login(self, username: str, password: str) -> str:
+        return self.call(None, "POST", "/api/v1/auth/login", json={"username": username, "password": password})["token"]
+
+    def call(self, token: str | None, method: str, path: str, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        r = requests.request(method, self.url + path, headers=headers, timeout=10, **kw)
+        if r.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: HTTP {r.status_code} {r.text}")
+        return r.json()
+
+    def declare(self, plate: str, goods: str) -> str:
+        trip = self.call(self.company, "POST", "/api/v1/trips", json={
+            "plate": plate, "flow": "export", "goods": goods, "driver_name": "Nguyễn Văn Bình",
+            "driver_phone": "0912345678"})
+        return trip["id"]
+
+    def border_check(self, trip_id: str, decision: str = "confirmed") -> None:
+        self.call(self.guard, "POST", f"/api/v1/trips/{trip_id}/confirmations",
+                  json={"step": "border_check_2bc", "decision": decision, "note": "kiểm tra tại 2B/2C"})
+
+    def gate_token(self, gate_id: str, name: str) -> str:
+        with self.db.begin() as conn:
+            token, _ = register_gate_token(conn, gate_id, name)
+        return token
+
+    def stop(self) -> None:
+        self.thread.stop()
+        self.db.dispose()
+
+
+def prepare(central: Central) -> dict[str, str]:
+    trips = {}
+    for plate, goods in (("29C-123.45", "thanh long"), ("51F-065.32", "chuối"), ("59-L2 149.99", "sầu riêng"),
+                         ("98H-777.77", "vải thiều"), ("14C-456.78", "xoài"), ("29C-999.99", "linh kiện")):
+        trips[plate] = central.declare(plate, goods)
+    for plate in ("29C-123.45", "51F-065.32", "59-L2 149.99", "29C-999.99", "14C-456.78"):
+        central.border_check(trips[plate])
+    central.border_check(trips["98H-777.77"], "refused")
+    central.call(central.company, "POST", f"/api/v1/trips/{trips['14C-456.78']}/cancel")
+    central.call(central.admin, "POST", "/api/v1/admin/watchlist",
+                 json={"plate": "29C-999.99", "reason": "báo cáo của Biên phòng: nghi vấn buôn lậu"})
+    return trips
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m edge.demo", description=__doc__)
     ap.add_argument("--config", type=Path, default=DEFAULT_CONFIG, help="gate file (dev profile)")
-    ap.add_argument("--timeout", type=float, default=60, help="give up after this many seconds")
+    ap.add_argument("--timeout", type=float, default=90, help="give up after this many seconds")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
 
     cfg, site = load_gate_config(args.config)
-    shutil.rmtree(cfg.store.path.parent, ignore_errors=True)
+    work = cfg.store.path.parent
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
     gate = site.gate(cfg.gate_id)
-    say(f"Gate {gate.id} — {gate.name} ({site.name}), direction {gate.direction}, flows {gate.flows}")
-    say(f"store {cfg.store.path}")
+
+    central = Central(work / "central", cfg.site)
+    say(f"central service {central.url} (SQLite {work / 'central' / 'cloud.db'})")
+    trips = prepare(central)
+    say(f"company declared {len(trips)} trips; border guard confirmed 5, refused 1; company cancelled 1; "
+        "board listed 29C-999.99")
+    os.environ["GATE_TOKEN"] = central.gate_token(gate.id, gate.name)  # as systemd's credential would
+    cfg = cfg.model_copy(update={"sync": cfg.sync.model_copy(update={"endpoint": central.url, "interval_s": 1.0})})
+    say(f"gate {gate.id} — {gate.name}, direction {gate.direction}; store {cfg.store.path}")
 
     lane = Lane(arrival_gap_s=1.5)
     done = threading.Event()
@@ -101,9 +169,13 @@ def main(argv: list[str] | None = None) -> int:
 
     daemon = Daemon(cfg, site, lane=lane, listener=listener)
     daemon_box["d"] = daemon
-    result = daemon.store.permits.apply_delta(PERMITS, [], cursor=1)
-    daemon.store.watchlist.add("29C-999.99", "bao cao cua Bien phong: nghi van buon lau")
-    say(f"permits cached: {result.applied} (cursor {result.cursor}); watchlist: 29C-999.99")
+    runner = threading.Thread(target=daemon.run, name="daemon", daemon=True)
+    runner.start()
+    if not wait(lambda: daemon.store.permits.count() >= 4 and daemon.store.watchlist.match("29C99999"), 20):
+        say("the gate did not receive its permits from the central service")
+        return 1
+    say(f"gate pulled {daemon.store.permits.count()} permits (cursor {daemon.store.permits.cursor()}) and the "
+        "watchlist over the sync protocol")
     for truck in TRUCKS:
         lane.add(truck)
     say(f"{len(TRUCKS)} trucks queue at the camera:")
@@ -111,10 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         say(f"  {t.plate:<14} {t.note}")
     say("")
 
-    runner = threading.Thread(target=daemon.run, name="daemon", daemon=True)
-    runner.start()
     ok = done.wait(args.timeout)
-    time.sleep(0.3)
+    synced = wait(lambda: daemon.store.outbox.backlog() == 0, 20)
     health = requests.get(daemon.status_server.url + "/healthz", timeout=2).json()
     metrics = requests.get(daemon.status_server.url + "/metrics", timeout=2).text
     daemon.stop_event.set()
@@ -124,18 +194,35 @@ def main(argv: list[str] | None = None) -> int:
     store = LocalStore.from_config(cfg.store, create=False)
     events = store.outbox.tail(1000)
     store.close()
+    first = central.call(central.company, "GET", f"/api/v1/trips/{trips['29C-123.45']}")
+    yards = {y["id"]: y for y in central.call(central.company, "GET", "/api/v1/yards")["yards"]}
+    central_events = central.call(central.admin, "GET", "/api/v1/events", params={"gate": gate.id, "limit": 1000})
+    central.stop()
     say("")
     say(f"lane: passed {lane.passed}, turned away {lane.turned_away}, unsafe closes {lane.unsafe_closes}")
-    say(f"events in the outbox: {dict(Counter(e.type for e in events))}, all unsent (no central service yet)")
+    say(f"events in the gate's outbox: {dict(Counter(e.type for e in events))}; "
+        f"{'all' if synced else 'NOT all'} confirmed by the central service")
+    say(f"central service holds {len(central_events['events'])} events of {gate.id}; trip 29C-123.45 milestones: "
+        f"{[m['milestone'] for m in first['milestones']]}; yard kb2 occupancy {yards['kb2']['occupancy']}"
+        f"/{yards['kb2']['capacity']}")
     say(f"health endpoint: {health['status']}")
     say("metrics sample: " + "; ".join(line for line in metrics.splitlines()
                                         if line.startswith("gate_decisions_total")))
-    say(f"try: .venv/bin/gatectl -c {args.config.relative_to(REPO) if args.config.is_relative_to(REPO) else args.config}"
-        " events tail")
-    if not ok or lane.unsafe_closes:
+    shown = args.config.relative_to(REPO) if args.config.is_relative_to(REPO) else args.config
+    say(f"try: .venv/bin/gatectl -c {shown} events tail")
+    if not ok or not synced or lane.unsafe_closes:
         say("demo did not finish cleanly")
         return 1
     return 0
+
+
+def wait(cond: Any, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def say(text: str) -> None:

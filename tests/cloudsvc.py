@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import uvicorn
 from sqlalchemy import func, select, update
 
-from cloud.api.app import create_app
+from cloud.embedded import ServiceThread
 from cloud.api.deps import Service
 from cloud.auth import create_account
 from cloud.store import schema
@@ -58,21 +57,8 @@ class CloudService:
             from cloud.live import LivePublisher
             self.publisher = LivePublisher(self.site.id, *mqtt, client_id=f"cloud-{uuid.uuid4().hex[:8]}")
             self.service.notify = self.publisher.permits_changed
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(self.service), log_config=None, access_log=False, lifespan="off",
-                                timeout_keep_alive=30, timeout_graceful_shutdown=1)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self.thread.start()
-        end = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > end:
-                raise RuntimeError("central service did not start")
-            time.sleep(0.01)
+        self.server = ServiceThread(self.service).start()
+        self.port, self.url = self.server.port, self.server.url
         with self.db.begin() as conn:
             create_account(conn, "admin", PASSWORD, "admin", "Ban quản lý")
         self.admin = self._login("admin")
@@ -86,8 +72,7 @@ class CloudService:
             "password": PASSWORD, "display_name": "Vận tải LC"})["token"]
 
     def close(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
+        self.server.stop()
         if self.publisher is not None:
             self.publisher.close()
         self.db.dispose()

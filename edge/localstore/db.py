@@ -157,22 +157,33 @@ class Database:
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction (BEGIN IMMEDIATE … COMMIT); sqlite errors become :class:`StoreError`."""
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """A write transaction (BEGIN IMMEDIATE … COMMIT); sqlite errors become :class:`StoreError`.
+
+        ``durable=False`` commits without the fsync (``synchronous=NORMAL``), for data that can be fetched
+        again: the commit stays atomic, and a power cut can only take the box back to the state before it
+        (the next fsynced commit, e.g. any event, makes it durable too). Events always use the default.
+        """
         with self.lock:
+            if not durable:
+                self.conn.execute("PRAGMA synchronous = NORMAL")
             try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.DatabaseError as exc:
-                raise translate(exc, self.path) from exc
-            try:
-                yield self.conn
-                self.conn.execute("COMMIT")
-            except sqlite3.DatabaseError as exc:
-                self._rollback()
-                raise translate(exc, self.path) from exc
-            except BaseException:
-                self._rollback()
-                raise
+                try:
+                    self.conn.execute("BEGIN IMMEDIATE")
+                except sqlite3.DatabaseError as exc:
+                    raise translate(exc, self.path) from exc
+                try:
+                    yield self.conn
+                    self.conn.execute("COMMIT")
+                except sqlite3.DatabaseError as exc:
+                    self._rollback()
+                    raise translate(exc, self.path) from exc
+                except BaseException:
+                    self._rollback()
+                    raise
+            finally:
+                if not durable:
+                    self.conn.execute("PRAGMA synchronous = FULL")
 
     def _rollback(self) -> None:
         try:

@@ -171,7 +171,9 @@ class Permits:
             # the plate and skeleton index writes local (a large delta commits in about half the time).
             # The sort is stable, so permits of one plate keep their order (and lookups theirs).
             rows.sort(key=_PLATE_OF)
-        with self.db.transaction() as conn:
+        # Permits can always be pulled again, and the cursor commits with them: no fsync needed here
+        # (unless a fault event about refused permits commits with them: events are always fsynced).
+        with self.db.transaction(durable=not rejected) as conn:
             if cursor < self._cursor_in(conn) and not full:
                 raise ValueError(f"permit cursor would go back from {self._cursor_in(conn)} to {cursor}")
             deleted = 0

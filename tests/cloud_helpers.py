@@ -33,6 +33,7 @@ from cloud.api.deps import Service
 from cloud.store import schema
 from cloud.store.db import Database
 from edge.config import load_site_config
+from tests.conftest import service_missing
 
 REPO = Path(__file__).resolve().parent.parent
 SITE_PATH = REPO / "config" / "sites" / "kim-thanh.toml"
@@ -78,7 +79,7 @@ def pg_url() -> Iterator[str]:
     """One fresh PostgreSQL database per test module."""
     why = pg_reachable()
     if why:
-        pytest.skip(why)
+        service_missing(why)
     with pg_database() as url:
         yield url
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,11 @@ port = 0
 @pytest.fixture
 def gate_file(tmp_path: Path) -> Path:
     return write_gate_file(tmp_path / "box")
+
+
+def service_missing(why: str) -> None:
+    """A local service a test needs (PostgreSQL, the MQTT broker) is not there: in CI (where it must be)
+    that is a failure, on a developer's machine a skip that says what to start."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{why} (CI must provide it)")
+    pytest.skip(why)

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from cloud_helpers import free_port, pg_database, pg_reachable
 
 from cloud.cli import cli
+from tests.conftest import service_missing
 
 ADMIN_PASSWORD = "management board secret"
 BIN = Path(sys.executable).parent / "gate-cloud"
@@ -129,7 +130,7 @@ def test_gate_cloud_serve_end_to_end(tmp_path: Path) -> None:
 def test_two_serve_processes_on_one_postgresql_database(tmp_path: Path) -> None:
     why = pg_reachable()
     if why:
-        pytest.skip(why)
+        service_missing(why)
     with pg_database("test_cloud_serve") as db:
         # The administrative commands in this process (click's runner) to save two interpreter start-ups.
         runner = CliRunner()

@@ -21,6 +21,7 @@ from sqlalchemy import insert, inspect, select
 
 from cloud.store import schema
 from cloud.store.db import MIGRATIONS, Database, next_value
+from tests.conftest import service_missing
 
 ALL_TABLES = {t.name for t in schema.metadata.sorted_tables}
 
@@ -75,7 +76,7 @@ def test_concurrent_first_migrations_of_one_sqlite_file_apply_once(tmp_path: Pat
 def test_concurrent_first_migrations_of_one_postgresql_database_apply_once() -> None:
     why = pg_reachable()
     if why:
-        pytest.skip(why)
+        service_missing(why)
     with pg_database("test_cloud_migrate") as url:
         dbs = [Database(url) for _ in range(6)]
         try:

@@ -23,7 +23,7 @@ from edge.localstore import LocalStore
 from edge.sync import SyncService
 from edge.sync.live import LiveChannel
 from tests.cloudsvc import CloudService, FaultProxy
-from tests.conftest import REPO
+from tests.conftest import REPO, service_missing
 
 BROKER = ("127.0.0.1", 1883)
 GATE = "kb2_in"
@@ -37,7 +37,10 @@ def _broker_up() -> bool:
         return False
 
 
-pytestmark = pytest.mark.skipif(not _broker_up(), reason="no MQTT broker on 127.0.0.1:1883")
+@pytest.fixture(autouse=True)
+def _broker() -> None:
+    if not _broker_up():
+        service_missing("no MQTT broker on 127.0.0.1:1883 (start mosquitto)")
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ The database is created for the run and dropped after, unless ``--db-url`` names
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import multiprocessing as mp
 import os
@@ -372,7 +373,7 @@ def bench_permit_latency(svc: ServiceProcess, api: Api, site_id: str, folder: Pa
                interval_s=interval)
     runner = SyncRunner(c, interval_s=interval, backoff_max_s=max(interval, 5))
     live = None
-    rng = random.Random(args.seed + 7)
+    rng = random.Random(f"{args.seed}-{mode}")  # plates of their own: none may already hold a permit
     samples: list[float] = []
     try:
         runner.start()
@@ -386,6 +387,8 @@ def bench_permit_latency(svc: ServiceProcess, api: Api, site_id: str, folder: Pa
         time.sleep(0.5)  # the first round (full snapshot) done
         for i in range(args.trials):
             plate = f"{rng.randint(11, 99)}C{rng.randint(10000, 99999)}"
+            if store.permits.by_plate(plate):
+                continue
             trip = api.declare(plate)
             time.sleep(rng.uniform(0.05, 0.3) if mqtt else rng.uniform(0, interval))  # not in phase with the polls
             t = time.perf_counter()
@@ -408,13 +411,17 @@ def bench_permit_latency(svc: ServiceProcess, api: Api, site_id: str, folder: Pa
 
 
 class CuttingProxy:
-    """A TCP proxy to the service that, with probability ``rate`` per connection, resets it (both sides)
-    after a random number of bytes of the request or of the answer: a link dying mid-request."""
+    """A TCP proxy to the service that cuts (resets both sides of) a request's connection with
+    probability ``rate`` per request: half of those after a random part of the request went up (the
+    service never saw it whole), half after a random part of the answer came back (the service stored
+    the batch, the gate never learnt it)."""
+
+    METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ")
 
     def __init__(self, upstream_port: int, rate: float, seed: int):
         self.upstream, self.rate, self.rng = ("127.0.0.1", upstream_port), rate, random.Random(seed)
-        self.cuts = 0
-        self.connections = 0
+        self.cuts = {"request": 0, "answer": 0}
+        self.connections = self.requests = 0
         self.lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -439,15 +446,11 @@ class CuttingProxy:
                 continue
             with self.lock:
                 self.connections += 1
-                cut = self.rng.random() < self.rate
-                side = self.rng.random() < 0.5  # True: cut the request, False: cut the answer
-                at = self.rng.randint(1, 200_000 if side else 400)
-            state = {"done": False}
-            threading.Thread(target=self._pump, args=(client_sock, up, cut and side, at, state), daemon=True).start()
-            threading.Thread(target=self._pump, args=(up, client_sock, cut and not side, at, state), daemon=True).start()
+            state: dict[str, Any] = {"done": False, "cut": None, "at": 0, "moved": 0}
+            threading.Thread(target=self._pump, args=(client_sock, up, "request", state), daemon=True).start()
+            threading.Thread(target=self._pump, args=(up, client_sock, "answer", state), daemon=True).start()
 
-    def _pump(self, src: socket.socket, dst: socket.socket, cut: bool, at: int, state: dict[str, bool]) -> None:
-        moved = 0
+    def _pump(self, src: socket.socket, dst: socket.socket, side: str, state: dict[str, Any]) -> None:
         while True:
             try:
                 data = src.recv(65536)
@@ -455,14 +458,28 @@ class CuttingProxy:
                 break
             if not data:
                 break
+            if side == "request" and data.startswith(self.METHODS):  # a new request on this connection
+                with self.lock:
+                    self.requests += 1
+                    r = self.rng.random()
+                    cut = None if r >= self.rate else ("request" if r < self.rate / 2 else "answer")
+                    # mid-request: somewhere in the request (its first read holds headers and body, as
+                    # http.client sends a bytes body with its headers); mid-answer: in its first 2 kB
+                    at = self.rng.randint(1, max(1, len(data) - 1)) if cut == "request" else self.rng.randint(1, 2_000)
+                    state.update(cut=cut, moved=0, at=at)
             try:
-                if cut and moved + len(data) >= at:
-                    dst.sendall(data[: max(0, at - moved)])
-                    with self.lock:
-                        self.cuts += 1
-                    break
+                if state["cut"] == side:
+                    if side == "request":
+                        if state["moved"] + len(data) >= state["at"]:
+                            dst.sendall(data[: max(0, state["at"] - state["moved"])])
+                            self._count(side)
+                            break
+                    elif state["moved"] + len(data) >= state["at"]:
+                        dst.sendall(data[: max(0, state["at"] - state["moved"])])
+                        self._count(side)
+                        break
+                    state["moved"] += len(data)
                 dst.sendall(data)
-                moved += len(data)
             except OSError:
                 break
         if not state["done"]:
@@ -470,12 +487,17 @@ class CuttingProxy:
             _reset(src)
             _reset(dst)
 
+    def _count(self, side: str) -> None:
+        with self.lock:
+            self.cuts[side] += 1
+
 
 def _reset(sock: socket.socket) -> None:
     import struct
 
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RD)  # wakes the other pump blocked in recv() on it (close() alone does not)
     except OSError:
         pass
     try:
@@ -509,7 +531,8 @@ def bench_faults(svc: ServiceProcess, api: Api, site_id: str, folder: Path, args
         # Marked sent but absent centrally would be a lost event the gate will never send again.
         before = central_counts(svc.db_url, gate, sorted(sent_ids(store)))
         c.close()
-        log.info("faults: %d rounds (%d failed), %d cuts, %d left; recovering", rounds, failed, proxy.cuts, left)
+        log.info("faults: %d rounds (%d failed), %d requests, cuts %s, %d left; recovering", rounds, failed,
+                 proxy.requests, proxy.cuts, left)
         c = client(svc.url, store, site_id, gate, token, args.batch_size)
         drain(store, c)
         c.close()
@@ -518,7 +541,8 @@ def bench_faults(svc: ServiceProcess, api: Api, site_id: str, folder: Path, args
     finally:
         proxy.close()
         store.close()
-    return {"fault_events": len(ids), "fault_connections": proxy.connections, "fault_cuts": proxy.cuts,
+    return {"fault_events": len(ids), "fault_requests": proxy.requests, "fault_connections": proxy.connections,
+            "fault_cuts_mid_request": proxy.cuts["request"], "fault_cuts_mid_answer": proxy.cuts["answer"],
             "fault_rounds": rounds, "fault_rounds_failed": failed, "fault_left_before_recovery": left,
             "sent_but_absent": before["lost"], "unsent_after_recovery": unsent,
             "lost": counts["lost"], "duplicated": max(counts["duplicated_by_id"], counts["duplicated_by_seq"]),
@@ -530,7 +554,7 @@ def bench_faults(svc: ServiceProcess, api: Api, site_id: str, folder: Path, args
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="gate-bench-sync-", dir=args.dir) as tmp, \
-            (nullcontext(args.db_url) if args.db_url else pg_database()) as db_url:
+            (contextlib.nullcontext(args.db_url) if args.db_url else pg_database()) as db_url:
         folder = Path(tmp)
         site = bench_site(folder, args.gates + 2)
         from edge.config import load_site_config
@@ -567,7 +591,3 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "goal_permit_latency_mqtt_ms": GOAL_PERMIT_MQTT_MS, "goal_lost": 0, "goal_duplicated": 0,
             **meets, "meets_goal": all(meets.values())}
 
-
-@contextmanager
-def nullcontext(value: str) -> Iterator[str]:
-    yield value

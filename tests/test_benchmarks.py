@@ -182,3 +182,38 @@ def test_daemon_gate_file_is_the_dev_profile_with_a_temporary_store(tmp_path: Pa
     assert cfg.camera == dev.camera and cfg.reader == dev.reader and cfg.decision == dev.decision
     assert set(tomllib.loads((tmp_path / "gate.toml").read_text(encoding="utf-8"))) == set(
         tomllib.loads(DEV_GATE_FILE.read_text(encoding="utf-8")))
+
+
+def test_sync_tiny(tmp_path: Path) -> None:
+    """The real service on a fresh PostgreSQL database (dropped after), tiny sizes."""
+    import socket
+
+    import psycopg
+
+    from benchmarks.sync import PG_SERVER
+    from tests.conftest import service_missing
+
+    try:
+        psycopg.connect(f"{PG_SERVER}/postgres", connect_timeout=3).close()
+    except psycopg.Error as exc:
+        service_missing(f"PostgreSQL not reachable at {PG_SERVER}: {exc}")
+    try:
+        socket.create_connection(("127.0.0.1", 1883), timeout=3).close()
+    except OSError as exc:
+        service_missing(f"MQTT broker not reachable at 127.0.0.1:1883: {exc}")
+    r = bench("sync", "--drain-events", "300", "--gates", "3", "--events-per-gate", "100", "--batch-size", "50",
+              "--trials", "2", "--poll-interval", "0.5", "--fault-events", "400", "--workers", "1",
+              "--dir", str(tmp_path), timeout=180)
+    assert r["benchmark"] == "sync" and r["database"] == "postgresql" and r["service_workers"] == 1
+    assert r["drain_events"] == 300 and r["drain_events_per_s"] > 0 and r["drain_lost"] == r["drain_duplicated"] == 0
+    assert r["ingest_gates"] == 3 and r["ingest_events"] == r["ingest_stored"] == 300 and r["ingest_events_per_s"] > 0
+    lat = r["permit_latency_ms"]
+    assert lat["trials"] == 2 and 0 < lat["mqtt_p50"] <= lat["mqtt_max"] and 0 < lat["poll_p50"] <= lat["poll_max"]
+    assert r["fault_events"] == 400 and r["fault_requests"] > 0
+    assert r["lost"] == r["duplicated"] == r["duplicated_by_id"] == r["duplicated_by_seq"] == 0
+    assert r["sent_but_absent"] == 0 and r["unsent_after_recovery"] == 0
+    assert r["goal_drain_events_per_s"] == 2000 and r["goal_ingest_events_per_s"] == 5000
+    assert r["goal_permit_latency_mqtt_ms"] == 2000
+    assert r["meets_goal"] == (r["meets_goal_drain"] and r["meets_goal_ingest"] and r["meets_goal_permit_latency"]
+                               and r["meets_goal_faults"])
+    assert list(tmp_path.iterdir()) == []  # temporary stores removed

@@ -97,17 +97,20 @@ def cancel_trip(conn: Connection, site: SiteConfig, who: Principal, trip_id: str
 
 def confirm(conn: Connection, site: SiteConfig, who: Principal, trip_id: str, step: str, decision: str,
             note: str | None) -> set[str]:
-    """An agency confirms (or refuses) one of its steps for a trip."""
+    """An agency confirms (or refuses) one of its steps for a trip; a yard operator the yard's own steps."""
     steps = {s.id: s for s in site.steps}
     if step not in steps:
         raise NotFound(f"step {step}")
-    if who.role != "agency" or who.agency != steps[step].agency:
-        raise Forbidden(f"step {step!r} is confirmed by {steps[step].agency}")
+    owner = steps[step].agency
+    as_agency = who.role == "agency" and who.agency == owner
+    as_yard = who.role == "yard_operator" and owner == "yard_operator"
+    if not (as_agency or as_yard):
+        raise Forbidden(f"step {step!r} is confirmed by {owner}")
     row = visible_trip(conn, who, trip_id)
     if row.status != "open":
         raise Conflict(f"trip is {row.status}")
     conn.execute(insert(schema.confirmations).values(
-        trip_id=trip_id, step=step, agency=who.agency, decision=decision, account_id=who.account_id, note=note,
+        trip_id=trip_id, step=step, agency=owner, decision=decision, account_id=who.account_id, note=note,
         at=utcnow()))
     audit(conn, who, f"step_{decision}", trip_id, {"step": step, "note": note})
     return compile_trip(conn, site, trip_id)

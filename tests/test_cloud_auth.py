@@ -268,3 +268,17 @@ def test_admin_endpoints_need_the_management_board(cloud: Cloud) -> None:
         r = cloud.client.post("/api/v1/admin/accounts", headers=bearer(cloud.admin), json={
             "username": "someone", "password": "long enough pw", "display_name": "X"} | bad)
         assert r.status_code == 422, bad
+
+
+def test_a_yard_operator_confirms_its_yard_steps_and_nothing_else(cloud: Cloud) -> None:
+    co = cloud.company()
+    trip = cloud.declare(co["token"], plate="30A-111.22", flow="import")
+    _, yard = cloud.account("yard_operator", yard="private_yard_a")
+    ok = cloud.client.post(f"/api/v1/trips/{trip['id']}/confirmations", headers=bearer(yard),
+                           json={"step": "arrived_private_yard", "note": "xe vào bãi"})
+    assert ok.status_code == 201
+    [c] = [c for c in ok.json()["confirmations"] if c["step"] == "arrived_private_yard"]
+    assert c["agency"] == "yard_operator" and c["decision"] == "confirmed"
+    other = cloud.client.post(f"/api/v1/trips/{trip['id']}/confirmations", headers=bearer(yard),
+                              json={"step": "fee_paid"})
+    assert other.status_code == 403

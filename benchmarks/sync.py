@@ -28,7 +28,6 @@ import string
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -43,6 +42,7 @@ from benchmarks.stats import percentile
 from edge.config.models import SyncConfig
 from edge.localstore import LocalStore
 from edge.localstore.outbox import insert_event
+from gatesim.link import CuttingProxy
 
 log = logging.getLogger("benchmarks")
 
@@ -408,102 +408,6 @@ def bench_permit_latency(svc: ServiceProcess, api: Api, site_id: str, folder: Pa
     ms = sorted(samples)
     return {"p50_ms": round(percentile(ms, 50), 1), "max_ms": round(ms[-1], 1), "trials": len(ms),
             **({"poll_interval_s": interval} if not mqtt else {})}
-
-
-class CuttingProxy:
-    """A TCP proxy to the service that cuts (resets both sides of) a request's connection with
-    probability ``rate`` per request: half of those after a random part of the request went up (the
-    service never saw it whole), half after a random part of the answer came back (the service stored
-    the batch, the gate never learnt it)."""
-
-    METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ")
-
-    def __init__(self, upstream_port: int, rate: float, seed: int):
-        self.upstream, self.rate, self.rng = ("127.0.0.1", upstream_port), rate, random.Random(seed)
-        self.cuts = {"request": 0, "answer": 0}
-        self.connections = self.requests = 0
-        self.lock = threading.Lock()
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self.listener.getsockname()[1]
-        self.closed = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def close(self) -> None:
-        self.closed = True
-        self.listener.close()
-
-    def _accept(self) -> None:
-        while not self.closed:
-            try:
-                client_sock, _ = self.listener.accept()
-            except OSError:
-                return
-            try:
-                up = socket.create_connection(self.upstream, timeout=5)
-                up.settimeout(None)
-            except OSError:
-                _reset(client_sock)
-                continue
-            with self.lock:
-                self.connections += 1
-            state: dict[str, Any] = {"done": False, "cut": None, "at": 0, "moved": 0}
-            threading.Thread(target=self._pump, args=(client_sock, up, "request", state), daemon=True).start()
-            threading.Thread(target=self._pump, args=(up, client_sock, "answer", state), daemon=True).start()
-
-    def _pump(self, src: socket.socket, dst: socket.socket, side: str, state: dict[str, Any]) -> None:
-        while True:
-            try:
-                data = src.recv(65536)
-            except OSError:
-                break
-            if not data:
-                break
-            if side == "request" and data.startswith(self.METHODS):  # a new request on this connection
-                with self.lock:
-                    self.requests += 1
-                    r = self.rng.random()
-                    cut = None if r >= self.rate else ("request" if r < self.rate / 2 else "answer")
-                    # mid-request: somewhere in the request (its first read holds headers and body, as
-                    # http.client sends a bytes body with its headers); mid-answer: in its first 2 kB
-                    at = self.rng.randint(1, max(1, len(data) - 1)) if cut == "request" else self.rng.randint(1, 2_000)
-                    state.update(cut=cut, moved=0, at=at)
-            try:
-                if state["cut"] == side:
-                    if side == "request":
-                        if state["moved"] + len(data) >= state["at"]:
-                            dst.sendall(data[: max(0, state["at"] - state["moved"])])
-                            self._count(side)
-                            break
-                    elif state["moved"] + len(data) >= state["at"]:
-                        dst.sendall(data[: max(0, state["at"] - state["moved"])])
-                        self._count(side)
-                        break
-                    state["moved"] += len(data)
-                dst.sendall(data)
-            except OSError:
-                break
-        if not state["done"]:
-            state["done"] = True
-            _reset(src)
-            _reset(dst)
-
-    def _count(self, side: str) -> None:
-        with self.lock:
-            self.cuts[side] += 1
-
-
-def _reset(sock: socket.socket) -> None:
-    import struct
-
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        sock.shutdown(socket.SHUT_RD)  # wakes the other pump blocked in recv() on it (close() alone does not)
-    except OSError:
-        pass
-    try:
-        sock.close()
-    except OSError:
-        pass
 
 
 def bench_faults(svc: ServiceProcess, api: Api, site_id: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from edge.localstore import LocalStore
 from edge.localstore.outbox import insert_event
 from edge.sync import SyncClient, SyncRunner, SyncState, Unreachable
 from edge.sync.runner import next_delay
-from tests.cloudsvc import CloudService, FaultProxy, random_plate
+from tests.cloudsvc import CloudService, random_plate
+from gatesim.link import FaultProxy
 from tests.conftest import write_gate_file
 
 GATE = "kb2_in"

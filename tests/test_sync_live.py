@@ -22,7 +22,8 @@ from edge.config.models import SyncConfig
 from edge.localstore import LocalStore
 from edge.sync import SyncService
 from edge.sync.live import LiveChannel
-from tests.cloudsvc import CloudService, FaultProxy
+from tests.cloudsvc import CloudService
+from gatesim.link import FaultProxy
 from tests.conftest import REPO, service_missing
 
 BROKER = ("127.0.0.1", 1883)

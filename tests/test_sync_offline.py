@@ -10,7 +10,8 @@ from edge.config.models import SyncConfig
 from edge.localstore import LocalStore
 from edge.localstore.outbox import insert_event
 from edge.sync import SyncClient
-from tests.cloudsvc import CloudService, FaultProxy
+from tests.cloudsvc import CloudService
+from gatesim.link import FaultProxy
 
 GATE = "kb2_in"
 EVENTS = 50_000

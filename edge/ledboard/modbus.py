@@ -18,7 +18,7 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from edge.barrier.modbus import bus_key, bus_lock
-from edge.ledboard.base import LedBoardError
+from edge.ledboard.base import LedBoardError, deliver
 from edge.ledboard.config import ModbusLedBoard
 from edge.ledboard.translit import fit_line, to_ascii, unshowable
 
@@ -68,6 +68,11 @@ class ModbusLedBoardDriver:
     def _where(self) -> str:
         return f"modbus board {self.cfg.host}:{self.cfg.port} unit {self.cfg.unit_id}"
 
+    def _explain(self, exc: Exception) -> str:
+        if isinstance(exc, ModbusIOException):
+            return f"no answer within {self.cfg.timeout_s} s: {exc}"
+        return f"{type(exc).__name__}: {exc}"
+
     def show(self, lines: list[str]) -> None:
         cfg = self.cfg
         if len(lines) > cfg.lines:
@@ -76,27 +81,9 @@ class ModbusLedBoardDriver:
         self._note_unshowable(lines[:cfg.lines])
         regs = encode_lines(lines, cfg)
         with self._lock:
-            for attempt in (1, 2):
-                reused = self._client is not None
-                try:
-                    self._write(regs)
-                    break
-                except (ConnectionException, ConnectionError) as exc:
-                    self._drop()
-                    if not (reused and attempt == 1):
-                        raise LedBoardError(f"{self._where}: connection lost: {exc}") from exc
-                    # The kept connection had gone stale (board restarted, idle link cut). Writing the
-                    # same text again is harmless, so connect once more now rather than lose this text.
-                    log.info("ledboard_reconnect", extra={"board": self._where, "error": str(exc)})
-                except LedBoardError:
-                    self._drop()
-                    raise
-                except ModbusIOException as exc:
-                    self._drop()
-                    raise LedBoardError(f"{self._where}: no answer within {cfg.timeout_s} s: {exc}") from exc
-                except (ModbusException, OSError) as exc:
-                    self._drop()
-                    raise LedBoardError(f"{self._where}: {type(exc).__name__}: {exc}") from exc
+            deliver(self._where, lambda: self._write(regs), connected=lambda: self._client is not None,
+                    drop=self._drop, lost=(ConnectionException, ConnectionError),
+                    failures=(ModbusException, OSError), explain=self._explain)
         self.last = [line.strip() for line in decode_registers(regs, cfg.lines, cfg.chars_per_line)]
         log.info("ledboard", extra={"board": self._where, "lines": self.last})
 

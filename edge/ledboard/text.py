@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 
-from edge.ledboard.base import LedBoardError
+from edge.ledboard.base import LedBoardError, deliver
 from edge.ledboard.config import TextLedBoard
 from edge.ledboard.translit import clean, fit_line, to_ascii, unshowable
 
@@ -155,22 +155,8 @@ class TextLedBoardDriver:
             self._note_unshowable(lines)
         frame = build_frame(lines, self.cfg)
         with self._lock:
-            for attempt in (1, 2):
-                reused = self._link is not None
-                try:
-                    self._send(frame)
-                    break
-                except ConnectionError as exc:
-                    self._drop()
-                    if not (reused and attempt == 1):
-                        raise LedBoardError(f"{self._where}: connection lost: {exc}") from exc
-                    log.info("ledboard_reconnect", extra={"board": self._where, "error": str(exc)})
-                except LedBoardError:
-                    self._drop()
-                    raise
-                except OSError as exc:
-                    self._drop()
-                    raise LedBoardError(f"{self._where}: {type(exc).__name__}: {exc}") from exc
+            deliver(self._where, lambda: self._send(frame), connected=lambda: self._link is not None,
+                    drop=self._drop, lost=(ConnectionError,), failures=(OSError,))
         self.last = list(lines)
         log.info("ledboard", extra={"board": self._where, "lines": self.last})
 

@@ -15,7 +15,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
-import pytest
 from click.testing import CliRunner
 from cloud_helpers import free_port, pg_database, pg_reachable
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gatesim import barrier, ledboard
+from gatesim import barrier, camera, ledboard
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -12,7 +12,7 @@ def cli() -> None:
     """Simulators that speak the real protocols, for tests, the demo and the site run."""
 
 
-for _sim in (barrier, ledboard):
+for _sim in (barrier, ledboard, camera):
     cli.add_command(_sim.command)
 
 

@@ -75,10 +75,17 @@ def build_camera(cfg: GateConfig, lane: Lane | None) -> FrameSource:
     return FolderSource(cfg.camera)
 
 
+def build_reader(cfg: GateConfig) -> PlateReader:
+    if cfg.reader.type == "truth":
+        from edge.plate.truth import TruthPlateReader
+        return TruthPlateReader(cfg.reader)
+    return SimPlateReader(cfg.reader)
+
+
 def build_drivers(cfg: GateConfig, lane: Lane | None = None) -> Drivers:
     """Simulated drivers share one :class:`Lane` (created here unless the caller brings one)."""
     if lane is None and (cfg.camera.type == "sim" or cfg.barrier.type == "sim"):
         lane = Lane()
-    reader: PlateReader = SimPlateReader(cfg.reader)
+    reader = build_reader(cfg)
     return Drivers(build_camera(cfg, lane), reader, build_barrier(cfg, lane), build_board(cfg), build_speaker(cfg),
                    lane)

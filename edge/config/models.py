@@ -154,7 +154,27 @@ class SimReader(Strict):
     seed: int = Field(default=0, ge=0, description="Random seed, for reproducible runs")
 
 
-ReaderConfig = Annotated[SimReader, Field(discriminator="type")]
+class TruthReader(Strict):
+    """Reads the plate a simulated camera announces in a frame header (``gate-sim camera``), with an
+    error model: for whole-site simulations where a real recogniser per gate would not keep up."""
+
+    type: Literal["truth"] = Field(description="Header-reading simulated reader (site simulation)")
+    header: str = Field(
+        default="X-Plate-Truth", pattern=r"^[A-Za-z0-9-]{1,64}$",
+        description="Frame header that carries the plate (percent-encoded UTF-8)",
+    )
+    confidence: float = Field(default=0.93, ge=0, le=1, description="Mean confidence of a clear read")
+    confidence_sd: float = Field(default=0.03, ge=0, le=0.5, description="Spread of the confidence of clear reads")
+    low_confidence_rate: float = Field(
+        default=0.02, ge=0, le=1, description="Share of reads that come out blurred (confidence 0.2-0.55)"
+    )
+    misread_rate: float = Field(
+        default=0.02, ge=0, le=1, description="Share of reads with one OCR-confusable character swapped"
+    )
+    seed: int = Field(default=0, ge=0, description="Random seed, for reproducible runs")
+
+
+ReaderConfig = Annotated[SimReader | TruthReader, Field(discriminator="type")]
 
 
 BarrierConfig = Annotated[SimBarrier | ModbusBarrier | GpioBarrier, Field(discriminator="type")]

@@ -139,3 +139,10 @@ def register_gate_token(conn: Connection, gate_id: str, name: str) -> tuple[str,
         conn.execute(update(g).where(g.c.id == gate_id).values(active=True))
     revoked = revoke_gate_tokens(conn, gate_id)
     return issue_token(conn, gate_id=gate_id), revoked
+
+
+def revoke_token(conn: Connection, token: str) -> int:
+    """Revoke one token (a person signing out): a copy of it stops working too."""
+    t = schema.tokens
+    return conn.execute(update(t).where(and_(t.c.token_hash == _digest(token), t.c.revoked_at.is_(None)))
+                        .values(revoked_at=utcnow())).rowcount

@@ -68,7 +68,9 @@ def _app(database: Database, site: Path, mqtt_url: str | None):  # type: ignore[
     if mqtt_url:
         from cloud.live import LivePublisher
         host_, _, port_ = mqtt_url.partition(":")
-        service.notify = LivePublisher(site_cfg.id, host_, int(port_ or 1883)).permits_changed
+        publisher = LivePublisher(site_cfg.id, host_, int(port_ or 1883))
+        service.notify = publisher.permits_changed
+        service.announce = publisher.queue_call
     return create_app(service)
 
 

@@ -24,6 +24,11 @@ def status_topic(site: str, gate: str) -> str:
     return f"border-gate/{site}/gates/{gate}/status"
 
 
+def queue_topic(site: str, gate: str) -> str:
+    """Queue calls for the gate's LED board and loudspeaker (number, plate, board lines, spoken text)."""
+    return f"border-gate/{site}/gates/{gate}/queue"
+
+
 class LivePublisher:
     def __init__(self, site: str, host: str, port: int = 1883, client_id: str | None = None):
         self.site = site
@@ -38,6 +43,12 @@ class LivePublisher:
             info = self.client.publish(permits_topic(self.site, gate), body, qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 log.warning("live_publish_failed", extra={"gate": gate, "rc": info.rc})
+
+    def queue_call(self, gate: str, call: dict) -> None:  # type: ignore[type-arg]
+        """Publish a border guard's "call next" (QoS 1, not retained: a stale call must not be shown again)."""
+        info = self.client.publish(queue_topic(self.site, gate), json.dumps(call, ensure_ascii=False), qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            log.warning("live_publish_failed", extra={"gate": gate, "rc": info.rc, "topic": "queue"})
 
     def close(self) -> None:
         self.client.loop_stop()

@@ -52,6 +52,8 @@ def create_app(service: Service) -> FastAPI:
     app.include_router(people.router)
     app.include_router(admin.router)
     app.include_router(gate.router)
+    from cloud.web import install as install_console  # the web console (cloud/web), same app and database
+    install_console(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and database reachability (no authentication)")
     def healthz() -> dict[str, Any]:

@@ -20,6 +20,9 @@ class Service:
     site: SiteConfig
     max_body_bytes: int = 8 * 1024 * 1024
     notify: Callable[[set[str]], None] = field(default=lambda gates: None)
+    # Queue calls from the console (gate id, call): published on the live channel when there is one; the
+    # call is also stored, so a gate without the live channel pulls it (see cloud/web/gatecalls.py).
+    announce: Callable[[str, dict[str, Any]], None] = field(default=lambda gate, call: None)
 
 
 def service(request: Request) -> Service:

@@ -1,0 +1,160 @@
+"""The central office's read side: gate monitor, event search and statistics.
+
+Every query is bounded (a time window, a row limit) and walks an index of ``gate_events`` (gate+seq,
+plate+ts, ts), so a page costs the same with a million events as with a thousand. Times are stored in
+UTC; days are counted in the site's time zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Float, and_, case, cast, func, select
+
+from cloud.store import schema
+from cloud.store.db import utcnow
+from edge.config.models import SiteConfig
+
+ONLINE_WINDOW = timedelta(minutes=5)  # a gate that synced within this is shown online
+ALLOWING = ("permit_ok", "operator_override")
+
+
+@dataclass
+class GateStatus:
+    gate_id: str
+    name: str
+    registered: bool
+    active: bool
+    last_seen_at: datetime | None
+    online: bool
+    reads: list[Any]  # latest decision events (with snapshot)
+    passages: list[Any]  # latest passage events
+    barrier: Any | None  # latest barrier event (its reason is the arm's last movement)
+    lag_s: float | None  # receipt delay of the newest event: how far behind the gate's outbox is
+
+
+def aware(dt: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes for aware columns; they were stored in UTC."""
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
+def monitor(conn: Connection, site: SiteConfig, reads: int = 5, now: datetime | None = None) -> list[GateStatus]:
+    now = now or utcnow()
+    g, e = schema.gates, schema.gate_events
+    known = {r.id: r for r in conn.execute(select(g))}
+    out = []
+    for gate in site.gates:
+        row = known.get(gate.id)
+        last = aware(row.last_seen_at) if row else None
+        recent = select(e).where(e.c.gate_id == gate.id).order_by(e.c.seq.desc())
+        newest = conn.execute(recent.limit(1)).first()
+        out.append(GateStatus(
+            gate_id=gate.id, name=gate.name, registered=row is not None, active=bool(row and row.active),
+            last_seen_at=last, online=bool(row and row.active and last and now - last <= ONLINE_WINDOW),
+            reads=conn.execute(recent.where(e.c.type == "decision").limit(reads)).all(),
+            passages=conn.execute(recent.where(e.c.type == "passage").limit(reads)).all(),
+            barrier=conn.execute(recent.where(e.c.type == "barrier").limit(1)).first(),
+            lag_s=(aware(newest.received_at) - aware(newest.ts)).total_seconds() if newest else None))  # type: ignore[operator]
+    return out
+
+
+@dataclass(frozen=True)
+class EventQuery:
+    plate: str | None = None
+    gate_id: str | None = None
+    type: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def search_events(conn: Connection, q: EventQuery, limit: int = 100) -> list[Any]:
+    """Newest first; bounds are inclusive and in UTC."""
+    e = schema.gate_events
+    conds = []
+    if q.plate:
+        conds.append(e.c.plate == q.plate)
+    if q.gate_id:
+        conds.append(e.c.gate_id == q.gate_id)
+    if q.type:
+        conds.append(e.c.type == q.type)
+    if q.since:
+        conds.append(e.c.ts >= q.since)
+    if q.until:
+        conds.append(e.c.ts <= q.until)
+    return conn.execute(select(e).where(*conds).order_by(e.c.ts.desc()).limit(limit)).all()
+
+
+# ----------------------------------------------------------------------------------------- statistics
+
+
+def _day(conn: Connection, site: SiteConfig, col: Any) -> Any:
+    """The site-local calendar day of a UTC timestamp column, as text YYYY-MM-DD."""
+    if conn.dialect.name == "postgresql":
+        return func.to_char(func.timezone(site.timezone, col), "YYYY-MM-DD")
+    offset = utcnow().astimezone(ZoneInfo(site.timezone)).utcoffset() or timedelta()
+    return func.date(col, f"{int(offset.total_seconds())} seconds")
+
+
+def _seconds(conn: Connection, later: Any, earlier: Any) -> Any:
+    if conn.dialect.name == "postgresql":
+        return func.extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+@dataclass
+class Stats:
+    days: list[str]
+    per_day: dict[str, dict[str, int]]  # day -> {"in": n, "out": n} passages by gate direction
+    step_hours: list[tuple[str, float, int]]  # step, mean hours from declaration to confirmation, count
+    clearance: list[tuple[str, int]]  # bucket label, trips completed
+    denials: list[tuple[str, int]]  # reason, decisions
+    confidence: list[tuple[str, int]]  # bucket label, decisions
+
+
+CLEARANCE_BUCKETS_H = (1, 2, 4, 8, 12, 24, 48)
+
+
+def statistics(conn: Connection, site: SiteConfig, days: int = 7, now: datetime | None = None) -> Stats:
+    now = now or utcnow()
+    since = now - timedelta(days=days)
+    e, c, t = schema.gate_events, schema.confirmations, schema.trips
+    direction = {g.id: g.direction for g in site.gates}
+
+    day = _day(conn, site, e.c.ts)
+    per_day: dict[str, dict[str, int]] = {}
+    for d, gate_id, n in conn.execute(select(day, e.c.gate_id, func.count()).where(
+            e.c.ts >= since, e.c.type == "passage").group_by(day, e.c.gate_id)):
+        bucket = per_day.setdefault(d, {"in": 0, "out": 0})
+        bucket[direction.get(gate_id, "in")] += n
+    local = now.astimezone(ZoneInfo(site.timezone)).date()
+    days_list = [(local - timedelta(days=i)).isoformat() for i in range(days - 1, -1, -1)]
+
+    took = _seconds(conn, c.c.at, t.c.created_at)
+    step_hours = [(step, float(mean or 0) / 3600.0, int(n)) for step, mean, n in conn.execute(
+        select(c.c.step, func.avg(took), func.count()).select_from(c.join(t, t.c.id == c.c.trip_id))
+        .where(c.c.at >= since, c.c.decision == "confirmed").group_by(c.c.step).order_by(c.c.step))]
+
+    span = _seconds(conn, t.c.updated_at, t.c.created_at) / 3600.0
+    edges = CLEARANCE_BUCKETS_H
+    bucket = case(*[(span < h, i) for i, h in enumerate(edges)], else_=len(edges))
+    counts = dict(conn.execute(select(bucket, func.count()).where(
+        t.c.status == "completed", t.c.updated_at >= since).group_by(bucket)).all())
+    labels = [f"<{edges[0]}h"] + [f"{a}-{b}h" for a, b in zip(edges, edges[1:])] + [f"≥{edges[-1]}h"]
+    clearance = [(label, int(counts.get(i, 0))) for i, label in enumerate(labels)]
+
+    denials = [(r or "?", int(n)) for r, n in conn.execute(
+        select(e.c.reason, func.count()).where(e.c.ts >= since, e.c.type == "decision",
+                                               e.c.reason.not_in(ALLOWING))
+        .group_by(e.c.reason).order_by(func.count().desc()).limit(12))]
+
+    conf = cast(e.c.payload["confidence"].as_float(), Float)
+    tenth = case(*[(conf < (i + 1) / 10, i) for i in range(9)], else_=9)
+    got = dict(conn.execute(select(tenth, func.count()).where(
+        and_(e.c.ts >= since, e.c.type == "decision", conf.is_not(None))).group_by(tenth)).all())
+    confidence = [(f"{i / 10:.1f}", int(got.get(i, 0))) for i in range(10)]
+    return Stats(days_list, per_day, step_hours, clearance, denials, confidence)

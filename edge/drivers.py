@@ -71,6 +71,9 @@ def build_camera(cfg: GateConfig, lane: Lane | None) -> FrameSource:
         if lane is None:
             raise ValueError("the sim camera needs a simulated lane")
         return SimCameraSource(cfg.camera, lane)
+    if cfg.camera.type == "stream":
+        from edge.camera.stream import StreamCameraSource
+        return StreamCameraSource(cfg.camera)
     from edge.camera.folder import FolderSource
     return FolderSource(cfg.camera)
 

@@ -140,7 +140,16 @@ class FolderCamera(Strict):
     loop: bool = Field(default=False, description="Start again after the last image")
 
 
-CameraConfig = Annotated[SimCamera | FolderCamera, Field(discriminator="type")]
+class StreamCamera(Strict):
+    """An HTTP-MJPEG camera (``multipart/x-mixed-replace``), e.g. an IP camera's MJPEG URL or ``gate-sim camera``.
+    Each part's extra headers reach the reader in ``Frame.meta["headers"]``."""
+
+    type: Literal["stream"] = Field(description="HTTP-MJPEG stream")
+    url: str = Field(max_length=500, pattern=r"^https?://[^\s]+$", description="Stream URL")
+    timeout_s: float = Field(default=5.0, gt=0, le=60, description="Connect/read timeout before reconnecting")
+
+
+CameraConfig = Annotated[SimCamera | FolderCamera | StreamCamera, Field(discriminator="type")]
 
 
 class SimReader(Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gatesim import barrier, camera, ledboard
+from gatesim.site import cli as site_cli
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -14,6 +15,7 @@ def cli() -> None:
 
 for _sim in (barrier, ledboard, camera):
     cli.add_command(_sim.command)
+cli.add_command(site_cli.command)
 
 
 def main() -> None:

@@ -11,6 +11,8 @@ BENCHMARKS = {
     "sync": "gate outboxes into the real service on PostgreSQL: one gate's drain (goal >= 2,000 events/s), "
             "20 gates at once (goal >= 5,000 events/s), confirmation -> gate cache (goal p50 <= 2 s with MQTT), "
             "lost/duplicated events through a link cut mid-request",
+    "console": "web console server time per page on PostgreSQL with 100,000 trips and 1,000,000 events "
+               "(goal every page p95 <= 200 ms)",
     "actuation": "open command to the PLC over Modbus TCP (goal p99 <= 20 ms), PLC restart (goal back <= 2 s)",
 }
 

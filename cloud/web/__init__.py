@@ -4,6 +4,7 @@ for the live monitor, no CDN. ``install(app)`` mounts it on the service's FastAP
 from __future__ import annotations
 
 import logging
+import time
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -28,6 +29,16 @@ def _is_console(request: Request) -> bool:
 
 
 def install(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _server_timing(request: Request, call_next):  # type: ignore[no-untyped-def]
+        """Server time of every console page in a ``Server-Timing`` header (read by the console benchmark
+        and visible in a browser's developer tools)."""
+        start = time.perf_counter()
+        response = await call_next(request)
+        if _is_console(request):
+            response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.2f}"
+        return response
+
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (pages_auth, pages_trips, pages_work, pages_office, pages_admin, gatecalls):
         app.include_router(module.router)

@@ -29,11 +29,11 @@ KINDS = ("kill", "link", "plc", "disk", "camera")
 class Chaos:
     def __init__(self, rigs: dict[str, GateRig], camera: CameraServer, clock: SimClock, seed: int,
                  every_min: float = 10.0, window_min: tuple[float, float] = (5.0, 30.0),
-                 window_real_s: tuple[float, float] = (4.0, 45.0)):
+                 window_real_s: tuple[float, float] = (4.0, 45.0), settle_s: float = 8.0):
         self.rigs, self.camera, self.clock = rigs, camera, clock
         self.rng = random.Random(seed)
         self.every_min = every_min
-        self.window_min, self.window_real_s = window_min, window_real_s
+        self.window_min, self.window_real_s, self.settle_s = window_min, window_real_s, settle_s
         self.log: list[dict[str, Any]] = []
         self.busy: set[str] = set()
         self.lock = threading.Lock()
@@ -77,6 +77,7 @@ class Chaos:
             self.log.append(entry)
             self.stopping.wait(entry.get("window_s", 0))
             heal()
+            self.stopping.wait(self.settle_s)  # let the gate come back before its next fault
         except Exception as exc:  # noqa: BLE001 - a fault that could not be made is reported, not fatal
             entry["error"] = str(exc)
             self.log.append(entry)

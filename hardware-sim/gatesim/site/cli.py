@@ -28,6 +28,8 @@ REPO = Path(__file__).resolve().parents[3]
 @click.option("--traffic", "traffic_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=None, help="Traffic file (routes, mix, times); default: the one for the site")
 @click.option("--chaos", is_flag=True, help="Kill daemons, cut links, restart PLCs, fill disks, corrupt cameras")
+@click.option("--chaos-every", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
+              help="Mean simulated minutes between two faults (with --chaos)")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed of traffic and faults")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=REPO / "var" / "site",
               show_default=True, help="Folder for the service's and gates' files (emptied first)")
@@ -37,14 +39,14 @@ REPO = Path(__file__).resolve().parents[3]
               help="Live view: redrawn table (tty), a progress line every few seconds (lines), or none")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout")
 def command(site_path: Path, minutes: float, speed: float, gates: str | None, rate: float | None,
-            traffic_path: Path | None, chaos: bool, seed: int, workdir: Path, drain_s: float, view: str,
+            traffic_path: Path | None, chaos: bool, chaos_every: float, seed: int, workdir: Path, drain_s: float, view: str,
             as_json: bool) -> None:
     """The whole site: central service, a gate daemon per gate on simulated hardware, truck traffic, audit."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     opts = RunOptions(site_path=site_path.resolve(), workdir=workdir.resolve(), minutes=minutes, speed=speed,
                       gates=[g.strip() for g in gates.split(",") if g.strip()] if gates else None,
                       rate_per_day=rate, traffic_path=traffic_path, chaos=chaos, seed=seed, drain_s=drain_s,
-                      view=view)
+                      view=view, chaos_every_min=chaos_every)
     try:
         run = SiteRun(opts, out=sys.stderr)
     except (ValueError, PlanError) as exc:

@@ -11,6 +11,7 @@ and the audit compares outboxes, service and ground truth.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sys
@@ -144,6 +145,8 @@ class SiteRun:
                 self._watch_daemons()
                 view.tick()
                 now = time.monotonic()
+                if now >= arrivals_end and self.chaos and not self.chaos.stopping.is_set():
+                    self.chaos.stop()  # faults only while trucks arrive; the trucks on site then finish
                 if now >= arrivals_end:
                     counts = self.ledger.counts()
                     if counts["in_site"] == 0 or now >= arrivals_end + self.opts.drain_s:
@@ -212,7 +215,17 @@ class SiteRun:
             "api_errors": self.traffic.api_errors, "action_errors": self.sched.errors,
             "central_url": self.central.url, "workdir": str(self.opts.workdir),
         }
+        self._write_record(summary, trucks, visits)
         return summary
+
+    def _write_record(self, summary: dict[str, Any], trucks: list[Any], visits: list[Any]) -> None:
+        """The run's summary and ground truth beside its databases, for a later look (or a re-audit)."""
+        o = self.opts.workdir
+        (o / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+        truth = {"visits": [v.as_dict() for v in visits],
+                 "trucks": [{"id": t.id, "plate": t.plate, "route": t.route_name, "gates": t.route,
+                             "status": t.status, "trip_id": t.trip_id, "passed": t.passed} for t in trucks]}
+        (o / "truth.json").write_text(json.dumps(truth, ensure_ascii=False), encoding="utf-8")
 
     def _wait_synced(self, timeout: float) -> bool:
         end = time.monotonic() + timeout

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 VN_PROVINCES = [11, 12, 14, 15, 19, 20, 21, 22, 23, 24, 29, 30, 34, 36, 51, 59, 88, 89, 98, 99]
 VN_SERIES = "CDEFGHKLMNPRSTUVXY"
-CN_PROVINCES = "桂云粤滇川贵湘琼"
+CN_PROVINCES = "桂云粤川贵湘琼"  # as on plates (Yunnan is 云, not 滇)
 GOODS = ["thanh long", "sầu riêng", "chuối", "vải thiều", "xoài", "linh kiện điện tử", "phân bón", "máy móc"]
 
 

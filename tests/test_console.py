@@ -416,3 +416,46 @@ def test_static_files_are_served_and_small() -> None:
     static = Path(__file__).resolve().parent.parent / "cloud" / "web" / "static"
     sizes = {p.name: p.stat().st_size for p in static.iterdir()}
     assert set(sizes) == {"console.css", "monitor.js"} and sum(sizes.values()) < 12_000
+
+
+def test_call_next_is_published_on_the_live_channel(tmp_path: Path) -> None:
+    """With the MQTT live channel, the call reaches the gate's queue topic (real Mosquitto)."""
+    import json
+    import queue as q
+    import socket
+
+    import paho.mqtt.client as mqtt
+
+    from cloud.live import queue_topic
+    from tests.conftest import service_missing
+
+    try:
+        socket.create_connection(("127.0.0.1", 1883), timeout=1).close()
+    except OSError:
+        service_missing("no MQTT broker on 127.0.0.1:1883 (start mosquitto)")
+    service = CloudService(tmp_path / "mqtt", mqtt=("127.0.0.1", 1883))
+    try:
+        assert service.publisher is not None
+        service.service.announce = service.publisher.queue_call  # as `gate-cloud serve --mqtt` wires it
+        got: q.Queue[bytes] = q.Queue()
+        sub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        sub.on_message = lambda _c, _u, msg: got.put(msg.payload)
+        subscribed = q.Queue()
+        sub.on_subscribe = lambda *a: subscribed.put(True)
+        sub.connect("127.0.0.1", 1883)
+        sub.loop_start()
+        sub.subscribe(queue_topic(service.site.id, "export_waiting_in"), qos=1)
+        subscribed.get(timeout=5)
+        plate = random_plate()
+        push_events(service, service.gate_token("export_waiting_in"),
+                    [gate_event(1, "passage", plate, payload={"queue_number": 7})])
+        guard = Person(service)
+        guard.login("bp.kimthanh")
+        guard.post("/queue/call-next", {}, form_page="/queue")
+        call = json.loads(got.get(timeout=5))
+        assert call["number"] == 7 and call["plate"] == plate and call["lines"][0] == "MỜI XE SỐ 7"
+        assert "Mời xe số 7" in call["speech"]
+        sub.loop_stop()
+        sub.disconnect()
+    finally:
+        service.close()

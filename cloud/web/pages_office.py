@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Annotated
@@ -133,10 +135,29 @@ def snapshot(sha: Annotated[str, Path(pattern=SHA256)], ctx: Searcher) -> Respon
         "Content-Security-Policy": "default-src 'none'"})
 
 
+STATS_TTL_S = 60.0
+_stats_cache: dict[tuple[int, int], tuple[float, R.Stats]] = {}
+_stats_lock = threading.Lock()
+
+
+def cached_statistics(ctx: Ctx, days: int) -> R.Stats:
+    """Statistics are an overview over days: recomputed at most once a minute per instance and window
+    (a week of a busy site is ~300 ms of queries on PostgreSQL; the figures a minute old are as useful)."""
+    key = (id(ctx.svc), days)
+    now = time.monotonic()
+    with _stats_lock:
+        hit = _stats_cache.get(key)
+        if hit and now - hit[0] < STATS_TTL_S:
+            return hit[1]
+        with ctx.svc.db.begin() as conn:
+            s = R.statistics(conn, ctx.svc.site, days)
+        _stats_cache[key] = (now, s)
+        return s
+
+
 @router.get("/stats")
 def stats(ctx: Admin, days: Annotated[int, Query(ge=1, le=90)] = 7) -> Response:
-    with ctx.svc.db.begin() as conn:
-        s = R.statistics(conn, ctx.svc.site, days)
+    s = cached_statistics(ctx, days)
     t = ctx.t
     per_day = charts.bars(t("per_day"), [d[5:] for d in s.days],
                           [(t("in"), [s.per_day.get(d, {}).get("in", 0) for d in s.days]),

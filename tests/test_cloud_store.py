@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from cloud_helpers import (  # noqa: F401  (fixtures)
+    SITE,
     db,
     fast_passwords,
     pg_database,
@@ -17,8 +18,9 @@ from cloud_helpers import (  # noqa: F401  (fixtures)
     pg_reachable,
     pg_url,
 )
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import delete, insert, inspect, select, text
 
+from cloud.reports import statistics
 from cloud.store import schema
 from cloud.store.db import MIGRATIONS, Database, next_value
 from tests.conftest import service_missing
@@ -51,7 +53,7 @@ def test_migrations_create_the_schema_and_are_idempotent(db: Database) -> None: 
         assert again.migrate() == []
     finally:
         again.dispose()
-    assert versions(db) == sorted(MIGRATIONS) == [1]
+    assert versions(db) == sorted(MIGRATIONS) == [1, 2]
     assert set(inspect(db.engine).get_table_names()) >= ALL_TABLES
     # Data survives a re-run of the migrations.
     with db.begin() as conn:
@@ -61,13 +63,31 @@ def test_migrations_create_the_schema_and_are_idempotent(db: Database) -> None: 
         assert conn.execute(select(schema.gates.c.id)).scalars().all() == ["kb2_in"]
 
 
+def test_migration_2_adds_the_statistics_indexes_to_a_database_made_before_them(db: Database) -> None:  # noqa: F811
+    """A database migrated to 1 before the indexes were in schema.py: migration 2 creates them, and the
+    statistics queries still answer."""
+    stats_indexes = {"confirmations_at", "trips_status_updated"}
+    with db.begin() as conn:
+        for name in sorted(stats_indexes):
+            conn.execute(text(f"DROP INDEX {name}"))
+        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version == 2))
+    names = lambda: {i["name"] for t in ("confirmations", "trips") for i in inspect(db.engine).get_indexes(t)}  # noqa: E731
+    assert not names() & stats_indexes
+    assert db.migrate() == [2]
+    assert names() >= stats_indexes
+    assert versions(db) == [1, 2]
+    with db.begin() as conn:
+        stats = statistics(conn, SITE, days=7)
+    assert len(stats.days) == 7 and sum(n for _, n in stats.clearance) == 0
+
+
 def test_concurrent_first_migrations_of_one_sqlite_file_apply_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
     dbs = [Database(url) for _ in range(4)]
     try:
         applied = together(4, lambda i: dbs[i].migrate())
-        assert sorted(applied) == [[], [], [], [1]]
-        assert versions(dbs[0]) == [1]
+        assert sorted(applied) == [[], [], [], [1, 2]]
+        assert versions(dbs[0]) == [1, 2]
     finally:
         for d in dbs:
             d.dispose()
@@ -81,10 +101,10 @@ def test_concurrent_first_migrations_of_one_postgresql_database_apply_once() -> 
         dbs = [Database(url) for _ in range(6)]
         try:
             applied = together(6, lambda i: dbs[i].migrate())
-            assert sorted(applied) == [[]] * 5 + [[1]]
+            assert sorted(applied) == [[]] * 5 + [[1, 2]]
             with dbs[0].begin() as conn:
                 rows = conn.execute(select(schema.schema_version)).all()
-            assert [r.version for r in rows] == [1]
+            assert [r.version for r in rows] == [1, 2]
             assert set(inspect(dbs[0].engine).get_table_names()) >= ALL_TABLES
             assert all(d.migrate() == [] for d in dbs)
         finally:

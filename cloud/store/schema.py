@@ -94,6 +94,7 @@ trips = Table(
     Column("updated_at", TS, nullable=False),
     Index("trips_plate", "plate"),
     Index("trips_company", "company_id", "created_at"),
+    Index("trips_status_updated", "status", "updated_at"),  # migration 2: completed trips of a window
 )
 
 confirmations = Table(
@@ -107,6 +108,7 @@ confirmations = Table(
     Column("note", Text),
     Column("at", TS, nullable=False),
     Index("confirmations_trip", "trip_id", "step"),
+    Index("confirmations_at", "at"),  # migration 2: statistics walk the window by time
 )
 
 milestones = Table(

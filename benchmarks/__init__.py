@@ -13,6 +13,8 @@ BENCHMARKS = {
             "lost/duplicated events through a link cut mid-request",
     "console": "web console server time per page on PostgreSQL with 100,000 trips and 1,000,000 events "
                "(goal every page p95 <= 200 ms)",
+    "plate": "plate crop (goal p50 <= 5 ms) and 1280x720 frame (goal p50 <= 100 ms) latency, sustained "
+             "frames/s (goal >= 8), RSS (goal <= 300 MB), and the general-OCR baseline in the same run",
     "actuation": "open command to the PLC over Modbus TCP (goal p99 <= 20 ms), PLC restart (goal back <= 2 s)",
 }
 

@@ -82,6 +82,9 @@ def build_reader(cfg: GateConfig) -> PlateReader:
     if cfg.reader.type == "truth":
         from edge.plate.truth import TruthPlateReader
         return TruthPlateReader(cfg.reader)
+    if cfg.reader.type == "openvino":
+        from edge.plate.openvino_reader import OpenVinoPlateReader
+        return OpenVinoPlateReader(cfg.reader)
     return SimPlateReader(cfg.reader)
 
 

@@ -10,9 +10,11 @@ class FpsMeter:
     def __init__(self, window_s: float = 5.0):
         self.window_s = window_s
         self._stamps: deque[float] = deque()
+        self.count = 0  # frames ever ticked
 
     def tick(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
+        self.count += 1
         self._stamps.append(now)
         while self._stamps and now - self._stamps[0] > self.window_s:
             self._stamps.popleft()

@@ -141,12 +141,26 @@ class FolderCamera(Strict):
 
 
 class StreamCamera(Strict):
-    """An HTTP-MJPEG camera (``multipart/x-mixed-replace``), e.g. an IP camera's MJPEG URL or ``gate-sim camera``.
-    Each part's extra headers reach the reader in ``Frame.meta["headers"]``."""
+    """A live camera: HTTP-MJPEG (``multipart/x-mixed-replace``, e.g. an IP camera's MJPEG URL or
+    ``gate-sim camera``), RTSP, a USB camera (``usb:0``) or a video file (``file:/path.mp4``).
+    HTTP-MJPEG parts' extra headers reach the reader in ``Frame.meta["headers"]``."""
 
-    type: Literal["stream"] = Field(description="HTTP-MJPEG stream")
-    url: str = Field(max_length=500, pattern=r"^https?://[^\s]+$", description="Stream URL")
+    type: Literal["stream"] = Field(description="Live stream (HTTP-MJPEG, RTSP, USB or video file)")
+    url: str = Field(max_length=500, pattern=r"^(https?://\S+|rtsp://\S+|usb:\d{1,2}|file:\S+)$",
+                     description="http(s)://… MJPEG, rtsp://…, usb:N (device index) or file:PATH")
     timeout_s: float = Field(default=5.0, gt=0, le=60, description="Connect/read timeout before reconnecting")
+    reconnect_min_s: float = Field(default=0.5, gt=0, le=60, description="First wait before reconnecting")
+    reconnect_max_s: float = Field(default=30.0, gt=0, le=600, description="Cap of the doubling reconnect wait")
+    roi: tuple[int, int, int, int] | None = Field(
+        default=None, description="Region of interest x, y, w, h in pixels; frames are cropped to it")
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> "StreamCamera":
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be at least reconnect_min_s")
+        if self.roi is not None and (min(self.roi[:2]) < 0 or min(self.roi[2:]) < 8):
+            raise ValueError("roi must be x, y >= 0 and w, h >= 8")
+        return self
 
 
 CameraConfig = Annotated[SimCamera | FolderCamera | StreamCamera, Field(discriminator="type")]
@@ -183,7 +197,21 @@ class TruthReader(Strict):
     seed: int = Field(default=0, ge=0, description="Random seed, for reproducible runs")
 
 
-ReaderConfig = Annotated[SimReader | TruthReader, Field(discriminator="type")]
+class OpenVinoReader(Strict):
+    """Plate detection and recognition on the OpenVINO runtime (CPU), voted per vehicle over frames."""
+
+    type: Literal["openvino"] = Field(description="OpenVINO plate reader")
+    recognizer: Path | None = Field(default=None, description="Recogniser IR (.xml); default: the shipped model")
+    detector: Path | None = Field(default=None, description="Text detector (.onnx/.xml); default: PP-OCR det from rapidocr")
+    detect_max_side: int = Field(default=640, ge=160, le=1920, description="Frames are scaled so their long side is at most this for detection")
+    threads: int = Field(default=0, ge=0, le=64, description="Inference threads (0: OpenVINO decides)")
+    min_confidence: float = Field(default=0.3, ge=0, le=1, description="Frame reads below this are ignored")
+    agree: int = Field(default=3, ge=1, le=50, description="Emit once this many frames read the same text")
+    stop_frames: int = Field(default=4, ge=2, le=100, description="Emit when the plate has not moved for this many frames")
+    lost_s: float = Field(default=2.0, gt=0, le=60, description="A vehicle not seen for this long has left")
+
+
+ReaderConfig = Annotated[SimReader | TruthReader | OpenVinoReader, Field(discriminator="type")]
 
 
 BarrierConfig = Annotated[SimBarrier | ModbusBarrier | GpioBarrier, Field(discriminator="type")]

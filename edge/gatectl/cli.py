@@ -515,6 +515,11 @@ def selftest(obj: Ctx, as_json: bool) -> None:
         sys.exit(1)
 
 
+from edge.gatectl.plate_cmd import plate  # noqa: E402  (registered after the core commands)
+
+cli.add_command(plate)
+
+
 def main() -> None:
     cli()
 

@@ -1,0 +1,193 @@
+"""``plate``: recogniser speed and accuracy, and the general-OCR baseline measured in the same run.
+
+Figures (this project's reader, then ``baseline_*`` for rapidocr's PP-OCRv6 pipeline on the same
+OpenVINO CPU runtime):
+- ``crop_p50_ms``/``crop_p95_ms``: one plate crop → text (real VN crops from ``--crops-manifest``
+  when given, else synthetic crops of every layout), with ``crop_accuracy``;
+- ``frame_p50_ms``/``frame_p95_ms``: one 1280×720 synthetic gate frame, detect + recognise, with
+  ``frame_accuracy`` (the frame's best read must be the plate);
+- ``sustained_fps``: frames/s through the gate's reader (detect, recognise, vote) for ``--sustain-s``;
+- ``sustained_fps`` and ``rss_mb`` come from a separate process that holds only the gate's reader and
+  a handful of frames, as the daemon would (resident memory after the sustained run).
+Goals: crop p50 ≤ 5 ms, frame p50 ≤ 100 ms, ≥ 8 frames/s, RSS ≤ 300 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from benchmarks import positive_int
+from edge.plate.evaluate import comparable, load_manifest
+from edge.plate.recognizer import grammar_ok
+from edge.plate.synth import LAYOUTS, random_text, render_plate, render_scene
+from edge.plate.training.data import is_validation
+
+log = logging.getLogger("benchmarks")
+GOALS = {"crop_p50_ms": 5.0, "frame_p50_ms": 100.0, "sustained_fps": 8.0, "rss_mb": 300.0}
+DEFAULT_CROPS = Path(__file__).resolve().parent.parent.parent / "shared" / "datasets" / "vn-plate-crops" / "manifest.csv"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--crops-manifest", type=Path, default=DEFAULT_CROPS if DEFAULT_CROPS.exists() else None,
+                   help="labelled crops (path,text[,rows]); default: the shared VN crops if present, else synthetic")
+    p.add_argument("--crops", type=positive_int, default=300, help="crops timed")
+    p.add_argument("--frames", type=positive_int, default=60, help="1280x720 frames timed")
+    p.add_argument("--sustain-s", type=float, default=10.0, help="seconds of sustained reading")
+    p.add_argument("--no-baseline", action="store_true", help="skip the general-OCR baseline")
+    p.add_argument("--seed", type=int, default=7)
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _pct(values: list[float], q: float) -> float:
+    return round(float(np.percentile(values, q)), 2) if values else float("nan")
+
+
+def _crops(args: argparse.Namespace, rng: random.Random) -> list[tuple[np.ndarray, str, int | None]]:
+    if args.crops_manifest:
+        items = load_manifest(args.crops_manifest)
+        if args.crops_manifest == DEFAULT_CROPS:  # only the crops the recogniser was not trained on
+            items = [it for it in items if is_validation(str(it.path.relative_to(DEFAULT_CROPS.parent)))]
+        rng.shuffle(items)
+        out = []
+        for it in items[: args.crops]:
+            img = cv2.imread(str(it.path))
+            if img is not None:
+                out.append((img, it.text, it.rows))
+        return out
+    out = []
+    for i in range(args.crops):
+        layout = LAYOUTS[i % len(LAYOUTS)]
+        text = random_text(layout, rng)
+        out.append((render_plate(text, layout, rng, height=rng.randint(30, 90)), text, 2 if layout == "vn2" else 1))
+    return out
+
+
+def _frames(n: int, rng: random.Random) -> list[tuple[np.ndarray, str]]:
+    out = []
+    for i in range(n):
+        layout = LAYOUTS[i % len(LAYOUTS)]
+        text = random_text(layout, rng)
+        out.append((render_scene(text, layout, rng)[0], text))
+    return out
+
+
+def _ours(crops, frames, args) -> dict[str, Any]:
+    from edge.camera.base import Frame
+    from edge.config.models import OpenVinoReader
+    from edge.plate.openvino_reader import OpenVinoPlateReader
+
+    reader = OpenVinoPlateReader(OpenVinoReader(type="openvino"))
+    rec, pipe = reader.pipeline.recognizer, reader.pipeline
+    for img, _, rows in crops[:5]:
+        rec.read(img, rows)  # warm-up
+    crop_ms, crop_ok = [], 0
+    for img, text, rows in crops:
+        t0 = time.perf_counter()
+        r = rec.read(img, rows)
+        crop_ms.append((time.perf_counter() - t0) * 1000)
+        crop_ok += comparable(r.text) == comparable(text)
+    log.info("crops: %d timed", len(crops))
+    frame_ms, frame_ok = [], 0
+    for img, text in frames:
+        t0 = time.perf_counter()
+        reads = pipe.read_frame(img)
+        frame_ms.append((time.perf_counter() - t0) * 1000)
+        frame_ok += bool(reads) and comparable(reads[0].text) == comparable(text)
+    log.info("frames: %d timed", len(frames))
+    return {"crop_p50_ms": _pct(crop_ms, 50), "crop_p95_ms": _pct(crop_ms, 95),
+            "crop_accuracy": round(crop_ok / len(crops), 4), "crops": len(crops),
+            "frame_p50_ms": _pct(frame_ms, 50), "frame_p95_ms": _pct(frame_ms, 95),
+            "frame_accuracy": round(frame_ok / len(frames), 4), "frames": len(frames)}
+
+
+def sustain(seconds: float, seed: int) -> dict[str, Any]:
+    """The gate's reader (detect, recognise, vote) on a stream of 1280×720 frames; a new vehicle every 20."""
+    from edge.camera.base import Frame
+    from edge.config.models import OpenVinoReader
+    from edge.plate.openvino_reader import OpenVinoPlateReader
+
+    reader = OpenVinoPlateReader(OpenVinoReader(type="openvino"))
+    frames = _frames(8, random.Random(seed))
+    reader.read(Frame(frames[0][0], time.time()))
+    n, emitted, t0 = 0, 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        img, _ = frames[(n // 20) % len(frames)]
+        emitted += reader.read(Frame(img, time.time())) is not None
+        n += 1
+    return {"sustained_fps": round(n / (time.perf_counter() - t0), 2), "sustained_vehicle_reads": emitted,
+            "rss_mb": round(_rss_mb(), 1)}
+
+
+def _baseline(crops, frames) -> dict[str, Any]:
+    from rapidocr import EngineType, RapidOCR
+
+    logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+    ov = EngineType.OPENVINO
+    engine = RapidOCR(params={"Det.engine_type": ov, "Cls.engine_type": ov, "Rec.engine_type": ov,
+                              "Global.log_level": "warning"})
+    before = _rss_mb()
+
+    def texts(img) -> list[tuple[str, float, float]]:
+        r = engine(img)
+        if r.txts is None:
+            return []
+        return [(t, float(s), float(np.asarray(b)[:, 1].mean())) for t, s, b in zip(r.txts, r.scores, r.boxes)]
+
+    crop_ms, crop_ok = [], 0
+    for img, text, _ in crops:
+        t0 = time.perf_counter()
+        found = texts(img)
+        crop_ms.append((time.perf_counter() - t0) * 1000)
+        joined = "".join(t for t, _, _ in sorted(found, key=lambda x: x[2]))  # rows top to bottom
+        crop_ok += comparable(joined) == comparable(text)
+    frame_ms, frame_ok = [], 0
+    for img, text in frames:
+        t0 = time.perf_counter()
+        found = texts(img)
+        frame_ms.append((time.perf_counter() - t0) * 1000)
+        plates = sorted((x for x in found if grammar_ok(comparable(x[0]))), key=lambda x: -x[1])
+        frame_ok += bool(plates) and comparable(plates[0][0]) == comparable(text)
+    return {"baseline_crop_p50_ms": _pct(crop_ms, 50), "baseline_crop_accuracy": round(crop_ok / len(crops), 4),
+            "baseline_frame_p50_ms": _pct(frame_ms, 50), "baseline_frame_accuracy": round(frame_ok / len(frames), 4),
+            "baseline_rss_added_mb": round(_rss_mb() - before, 1)}
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    rng = random.Random(args.seed)
+    crops = _crops(args, rng)
+    frames = _frames(args.frames, rng)
+    result: dict[str, Any] = {"crop_source": str(args.crops_manifest) if args.crops_manifest else "synthetic"}
+    result.update(_ours(crops, frames, args))
+    log.info("sustained reading for %.0f s in a separate process", args.sustain_s)
+    worker = subprocess.run([sys.executable, "-m", "benchmarks.plate", str(args.sustain_s), str(args.seed)],
+                            capture_output=True, text=True, check=True)
+    result.update(json.loads(worker.stdout.strip().splitlines()[-1]))
+    if not args.no_baseline:
+        log.info("baseline: rapidocr PP-OCRv6 on OpenVINO")
+        result.update(_baseline(crops[: min(len(crops), 150)], frames[: min(len(frames), 30)]))
+    result.update({f"goal_{k}": v for k, v in GOALS.items()})
+    meets = (result["crop_p50_ms"] <= GOALS["crop_p50_ms"] and result["frame_p50_ms"] <= GOALS["frame_p50_ms"]
+             and result["sustained_fps"] >= GOALS["sustained_fps"] and result["rss_mb"] <= GOALS["rss_mb"])
+    result["meets_goal"] = meets
+    return result
+
+
+if __name__ == "__main__":  # the sustained-reading worker: python -m benchmarks.plate SECONDS SEED
+    print(json.dumps(sustain(float(sys.argv[1]), int(sys.argv[2]))))

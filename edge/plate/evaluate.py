@@ -1,0 +1,115 @@
+"""Accuracy and latency of the plate reader over a labelled manifest (``gatectl plate eval``).
+
+Manifest: CSV with a header; columns ``path,text`` and optionally ``rows`` and ``x,y,w,h``; ``path``
+is relative to the manifest's folder. With ``crops`` each image is a plate crop (cut to ``x,y,w,h``
+when given); otherwise a full scene, where the read the gate would act on (the frame's best read)
+must match. Texts compare on upper-case letters, digits and CJK characters only.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from edge.plate.pipeline import PlatePipeline
+
+
+def comparable(text: str) -> str:
+    """Upper-case letters, digits and CJK characters only (separators, spaces and the rest dropped)."""
+    return "".join(c for c in text.upper() if c.isalnum() and (c.isascii() or "\u4e00" <= c <= "\u9fff"))
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path
+    text: str
+    rows: int | None
+    box: tuple[int, int, int, int] | None
+
+
+class ManifestError(ValueError):
+    """The manifest is unreadable or lacks a required column (named in the message)."""
+
+
+def load_manifest(manifest: Path) -> list[Item]:
+    try:
+        f = manifest.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise ManifestError(f"{manifest}: {exc.strerror}") from exc
+    with f:
+        reader = csv.DictReader(f)
+        cols = set(reader.fieldnames or [])
+        missing = {"path", "text"} - cols
+        if missing:
+            raise ManifestError(f"{manifest}: missing column(s) {', '.join(sorted(missing))}")
+        has_box = {"x", "y", "w", "h"} <= cols
+        items = []
+        for n, row in enumerate(reader, start=2):
+            try:
+                rows = int(row["rows"]) if row.get("rows") else None
+                box = tuple(int(float(row[k])) for k in "xywh") if has_box and row.get("x") else None
+            except ValueError as exc:
+                raise ManifestError(f"{manifest}:{n}: {exc}") from exc
+            items.append(Item(manifest.parent / row["path"], row["text"], rows, box))  # type: ignore[arg-type]
+    return items
+
+
+@dataclass
+class Result:
+    item: Item
+    read: str | None
+    confidence: float
+    ms: float
+
+    @property
+    def correct(self) -> bool:
+        return self.read is not None and comparable(self.read) == comparable(self.item.text)
+
+
+def run(items: list[Item], pipeline: PlatePipeline, crops: bool,
+        progress: Callable[[int, int], None] | None = None) -> Iterator[Result]:
+    for i, item in enumerate(items):
+        image = cv2.imread(str(item.path))
+        if image is None:
+            yield Result(item, None, 0.0, 0.0)
+            continue
+        t0 = time.perf_counter()
+        if crops:
+            crop = image
+            if item.box:
+                x, y, w, h = item.box
+                crop = image[max(0, y):y + h, max(0, x):x + w]
+            r = pipeline.recognizer.read(crop, item.rows)
+            text, conf = (r.text, r.confidence) if r.text else (None, 0.0)
+        else:
+            reads = pipeline.read_frame(image)
+            text, conf = (reads[0].text, reads[0].confidence) if reads else (None, 0.0)
+        ms = (time.perf_counter() - t0) * 1000
+        if progress:
+            progress(i + 1, len(items))
+        yield Result(item, text, conf, ms)
+
+
+def summary(results: list[Result], errors: int = 20) -> dict:
+    n = len(results)
+    correct = sum(r.correct for r in results)
+    ms = np.array([r.ms for r in results if r.ms > 0]) if results else np.array([])
+    out = {"n": n, "correct": correct, "accuracy": round(correct / n, 4) if n else 0.0,
+           "p50_ms": round(float(np.percentile(ms, 50)), 2) if ms.size else None,
+           "p95_ms": round(float(np.percentile(ms, 95)), 2) if ms.size else None,
+           "unreadable_files": sum(1 for r in results if r.ms == 0)}
+    by_rows: dict[str, list[Result]] = {}
+    for r in results:
+        by_rows.setdefault(str(r.item.rows or "?"), []).append(r)
+    if len(by_rows) > 1:
+        out["by_rows"] = {k: {"n": len(v), "accuracy": round(sum(x.correct for x in v) / len(v), 4)}
+                          for k, v in sorted(by_rows.items())}
+    out["errors"] = [{"path": str(r.item.path.name), "text": r.item.text, "read": r.read}
+                     for r in results if not r.correct][:errors]
+    return out

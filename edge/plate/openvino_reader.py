@@ -1,0 +1,28 @@
+"""The box's real plate reader: OpenVINO detection + recognition per frame, voted per vehicle."""
+
+from __future__ import annotations
+
+from edge.camera.base import Frame
+from edge.config.models import OpenVinoReader
+from edge.plate.detector import TextDetector
+from edge.plate.pipeline import PlatePipeline
+from edge.plate.recognizer import DEFAULT_MODEL, Recognizer
+from edge.plate.types import PlateRead
+from edge.plate.vote import Voter
+
+
+class OpenVinoPlateReader:
+    """Models are compiled once, at construction (start-up), never per frame."""
+
+    def __init__(self, cfg: OpenVinoReader):
+        self.cfg = cfg
+        recognizer = Recognizer(cfg.recognizer or DEFAULT_MODEL, threads=cfg.threads)
+        detector = TextDetector(cfg.detector, max_side=cfg.detect_max_side, threads=cfg.threads)
+        self.pipeline = PlatePipeline(recognizer, detector, min_confidence=cfg.min_confidence)
+        self.voter = Voter(agree=cfg.agree, stop_frames=cfg.stop_frames, lost_s=cfg.lost_s)
+        self.frames = 0
+
+    def read(self, frame: Frame) -> PlateRead | None:
+        self.frames += 1
+        reads = self.pipeline.read_frame(frame.image)
+        return self.voter.update(reads, frame.image, frame.ts, loop=bool(frame.meta.get("loop")))

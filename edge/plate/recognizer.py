@@ -1,0 +1,110 @@
+"""Plate-crop recogniser on the OpenVINO runtime: crop in, text with per-character confidence out.
+
+The network (a small CRNN trained by :mod:`edge.plate.training.train`) reads one line; two-row
+plates are split and laid side by side first (:mod:`edge.plate.prep`). The model is compiled once;
+several crops (and both row readings of an ambiguous crop) go through in one batch.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge.plate import prep
+from edge.plate.charset import CHARS
+from edge.plate.text import CN_RE, VN_RE, XX_RE
+
+MODEL_DIR = Path(__file__).resolve().parent / "models"
+DEFAULT_MODEL = MODEL_DIR / "recognizer.xml"
+
+
+@dataclass(frozen=True)
+class CropRead:
+    text: str  # cleaned: letters, digits and CJK only
+    confidence: float  # the weakest character's probability (0 when nothing was read)
+    char_confidence: tuple[float, ...]
+    rows: int
+    valid: bool  # the text matches a plate grammar (VN, CN or a plain foreign plate)
+
+
+def grammar_ok(text: str) -> bool:
+    """VN or CN grammar, or a plain foreign plate: 4-10 letters and digits, at least two digits and one
+    letter (truck lettering such as "VINATRANS" is not a plate)."""
+    if VN_RE.match(text) or CN_RE.match(text):
+        return True
+    digits = sum(c.isdigit() for c in text)
+    return bool(XX_RE.match(text)) and digits >= 2 and digits < len(text)
+
+
+def ctc_decode(probs: np.ndarray) -> tuple[str, tuple[float, ...]]:
+    """Greedy CTC over one T×K probability matrix; a character's confidence is its run's best probability."""
+    best = probs.argmax(axis=1)
+    chars: list[str] = []
+    confs: list[float] = []
+    prev = 0
+    for t, k in enumerate(best):
+        p = float(probs[t, k])
+        if k != 0 and k != prev:
+            chars.append(CHARS[k - 1])
+            confs.append(p)
+        elif k != 0 and k == prev:
+            confs[-1] = max(confs[-1], p)
+        prev = k
+    return "".join(chars), tuple(confs)
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class Recognizer:
+    """Compiled once per process; :meth:`read` is safe from several threads (one request at a time)."""
+
+    def __init__(self, model: Path = DEFAULT_MODEL, threads: int = 0):
+        import openvino as ov  # imported here so modules that only need CropRead stay light
+
+        if not model.exists():
+            raise FileNotFoundError(f"recogniser model {model} is missing (see edge/plate/training)")
+        core = ov.Core()
+        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
+        if threads:
+            config["INFERENCE_NUM_THREADS"] = threads
+        self._compiled = core.compile_model(core.read_model(str(model)), "CPU", config)
+        self._request = self._compiled.create_infer_request()
+        self._lock = threading.Lock()
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """N×1×32×160 float32 → N×T×K probabilities."""
+        with self._lock:
+            self._request.infer({0: batch})
+            logits = self._request.get_output_tensor(0).data.copy()
+        return _softmax(logits)
+
+    def read_many(self, crops: list[np.ndarray], rows: list[int | None] | None = None) -> list[CropRead]:
+        """Read several crops (BGR or grey) in one batch; ``rows`` given per crop, or told by shape."""
+        items: list[tuple[int, int]] = []  # (crop index, rows)
+        lines: list[np.ndarray] = []
+        for i, crop in enumerate(crops):
+            gray = prep.to_gray(crop)
+            known = rows[i] if rows else None
+            for r in ((known,) if known else prep.row_candidates(gray.shape[1], gray.shape[0])):
+                items.append((i, r))
+                lines.append(prep.model_input(prep.line_image(gray, r)))
+        if not lines:
+            return []
+        probs = self.infer(np.stack(lines))
+        best: dict[int, CropRead] = {}
+        for (i, r), p in zip(items, probs):
+            text, confs = ctc_decode(p)
+            read = CropRead(text, min(confs) if confs else 0.0, confs, r, grammar_ok(text))
+            cur = best.get(i)
+            if cur is None or (read.valid, read.confidence) > (cur.valid, cur.confidence):
+                best[i] = read
+        return [best[i] for i in range(len(crops))]
+
+    def read(self, crop: np.ndarray, rows: int | None = None) -> CropRead:
+        return self.read_many([crop], [rows])[0]

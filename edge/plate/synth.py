@@ -1,0 +1,219 @@
+"""Synthetic plate images: Vietnamese one- and two-row, Chinese, and plain Latin plates.
+
+Used to train the recogniser (with :mod:`edge.plate.training`) and by the site simulator's camera.
+Fonts are the small subsets under ``edge/plate/fonts/`` so rendering needs no system fonts.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from edge.plate.text import CN_PROVINCES
+
+Layout = Literal["vn1", "vn2", "cn", "latin"]
+LAYOUTS: tuple[Layout, ...] = ("vn1", "vn2", "cn", "latin")
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+LATIN_FONTS = ("latin-condensed-bold.ttf", "latin-bold.ttf", "latin-mono-bold.ttf")
+_VN_SERIES = "ABCDEFGHKLMNPSTUVXYZ"
+_LETTERS = string.ascii_uppercase
+_DIGITS = string.digits
+
+
+@lru_cache(maxsize=64)
+def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(FONT_DIR / name), size)
+
+
+# ------------------------------------------------------------------------------------ plate texts
+
+
+def random_text(layout: Layout, rng: random.Random) -> str:
+    """A plausible plate as printed (with separators; rows split by one space for two-row plates)."""
+    d = lambda n: "".join(rng.choice(_DIGITS) for _ in range(n))  # noqa: E731
+    province = f"{rng.randint(11, 99):02d}"
+    if layout == "vn1":
+        series = rng.choice(_VN_SERIES) + (rng.choice(_VN_SERIES) if rng.random() < 0.15 else "")
+        num = d(5)
+        return f"{province}{series}-{num[:3]}.{num[3:]}" if rng.random() < 0.85 else f"{province}{series}-{d(4)}"
+    if layout == "vn2":
+        series = rng.choice(_VN_SERIES)
+        kind = rng.random()
+        if kind < 0.45:  # motorbike style: 59-L2 149.99
+            top = f"{province}-{series}{rng.choice(_DIGITS + _VN_SERIES)}"
+        elif kind < 0.8:  # car/truck two-row: 29C 123.45
+            top = f"{province}{series}" + (rng.choice(_VN_SERIES) if rng.random() < 0.1 else "")
+        else:
+            top = f"{province}-{series}{d(1)}"
+        num = d(5)
+        bottom = f"{num[:3]}.{num[3:]}" if rng.random() < 0.7 else d(4)
+        return f"{top} {bottom}"
+    if layout == "cn":
+        tail_len = 6 if rng.random() < 0.12 else 5  # new-energy plates have six
+        tail = "".join(rng.choice(_DIGITS + "ABCDEFGHJKLMNPQRSTUVWXYZ") if rng.random() < 0.25
+                       else rng.choice(_DIGITS) for _ in range(tail_len))
+        return f"{rng.choice(CN_PROVINCES)}{rng.choice('ABCDEFGHJKLMNPQRS')}·{tail}"
+    letters = "".join(rng.choice(_LETTERS) for _ in range(rng.randint(1, 3)))
+    sep = rng.choice([" ", "-", ""])
+    return f"{letters}{sep}{d(rng.randint(3, 5))}" if rng.random() < 0.6 else f"{d(rng.randint(1, 2))}{letters}{sep}{d(4)}"
+
+
+# ----------------------------------------------------------------------------------------- colours
+
+
+@dataclass(frozen=True)
+class Style:
+    background: tuple[int, int, int]  # RGB
+    ink: tuple[int, int, int]
+
+
+def _style(layout: Layout, rng: random.Random) -> Style:
+    if layout == "cn":
+        if rng.random() < 0.5:
+            return Style((20, 60, 190), (245, 245, 245))  # blue: small vehicles
+        if rng.random() < 0.8:
+            return Style((235, 190, 20), (15, 15, 15))  # yellow: trucks
+        return Style((120, 210, 140), (15, 15, 15))  # green: new energy
+    r = rng.random()
+    if r < 0.65:
+        return Style((240, 240, 235), (15, 15, 15))  # white: private
+    if r < 0.9:
+        return Style((240, 200, 40), (15, 15, 15))  # yellow: commercial
+    return Style((30, 70, 170), (245, 245, 245))  # blue: state
+
+
+# ----------------------------------------------------------------------------------------- drawing
+
+
+def _text_line(text: str, font_name: str, height: int, width: int, rng: random.Random,
+               cjk_first: bool = False) -> Image.Image:
+    """One row as an ink mask ("L", 255 = ink), squeezed to the row's box (plates use condensed lettering)."""
+    size = 64
+    font = _font(font_name, size)
+    cjk = _font("cjk.ttf", size) if cjk_first else font
+    spacing = rng.uniform(0.02, 0.12) * size
+    glyphs = [(ch, cjk if i == 0 else font) for i, ch in enumerate(text)]
+    boxes = [f.getbbox(ch) for ch, f in glyphs]
+    total = sum(b[2] - b[0] for b in boxes) + spacing * (len(glyphs) - 1) + 8
+    canvas = Image.new("L", (int(total) + 8, int(size * 1.3)), 0)
+    draw = ImageDraw.Draw(canvas)
+    x = 4.0
+    stroke = rng.choice([0, 0, 1, 2])
+    for (ch, f), box in zip(glyphs, boxes):
+        draw.text((x - box[0], size * 0.12), ch, font=f, fill=255, stroke_width=stroke, stroke_fill=255)
+        x += (box[2] - box[0]) + spacing
+    arr = np.asarray(canvas)
+    ink_rows = np.flatnonzero(arr.max(axis=1) > 64)
+    if len(ink_rows):
+        arr = arr[max(0, ink_rows[0] - 1): ink_rows[-1] + 2]
+    return Image.fromarray(arr).resize((max(8, width), max(8, height)), Image.BILINEAR)
+
+
+def render_plate(text: str, layout: Layout, rng: random.Random | None = None,
+                 height: int = 110) -> np.ndarray:
+    """A clean, front-on plate image (BGR, uint8) of ``text`` in the given layout.
+
+    ``text`` is the printed form: two-row plates separate rows by one space ("59-L2 149.99");
+    for one-row layouts spaces are printed as gaps.
+    """
+    rng = rng or random.Random()
+    style = _style(layout, rng)
+    aspect = {"vn1": rng.uniform(4.2, 4.8), "vn2": rng.uniform(1.2, 1.6) if rng.random() < 0.7 else rng.uniform(1.6, 2.1), "cn": rng.uniform(3.0, 3.3),
+              "latin": rng.uniform(2.8, 4.6)}[layout]
+    h = height
+    w = int(h * aspect)
+    plate = Image.new("RGB", (w, h), style.background)
+    draw = ImageDraw.Draw(plate)
+    border = max(2, h // 30)
+    if rng.random() < 0.9:
+        inset = rng.randint(1, max(2, h // 25))
+        draw.rounded_rectangle((inset, inset, w - inset - 1, h - inset - 1), radius=h // 12,
+                               outline=style.ink, width=border)
+    font_name = rng.choice(LATIN_FONTS[:2]) if rng.random() < 0.85 else LATIN_FONTS[2]
+    mx = int(w * rng.uniform(0.04, 0.08))
+    if layout == "latin" and rng.random() < 0.4:
+        _euro_band(draw, w, h, rng)
+        mx = int(w * 0.12)
+    if layout == "vn2":
+        rows = text.split(" ", 1) if " " in text else [text[: len(text) // 2], text[len(text) // 2:]]
+        rh = int(h * rng.uniform(0.38, 0.43))
+        gap = int(h * rng.uniform(0.03, 0.07))
+        top_y = (h - 2 * rh - gap) // 2
+        for i, row in enumerate(rows):
+            rw = min(w - 2 * mx, int(rh * len(row) * rng.uniform(0.5, 0.75)))
+            line = _text_line(row, font_name, rh, rw, rng)
+            plate.paste(style.ink, ((w - rw) // 2, top_y + i * (rh + gap)), mask=line)
+    else:
+        rh = int(h * rng.uniform(0.62, 0.74))
+        rw = w - 2 * mx
+        line = _text_line(text, font_name, rh, rw, rng, cjk_first=layout == "cn")
+        plate.paste(style.ink, (mx, (h - rh) // 2), mask=line)
+    return cv2.cvtColor(np.asarray(plate), cv2.COLOR_RGB2BGR)
+
+
+def _euro_band(draw: ImageDraw.ImageDraw, w: int, h: int, rng: random.Random) -> None:
+    """The blue country strip of European plates (transit trucks): its small code is not part of the plate."""
+    band = int(w * rng.uniform(0.07, 0.1))
+    draw.rectangle((0, 0, band, h), fill=(25, 60, 170))
+    code = rng.choice(["CZ", "HR", "D", "PL", "SK", "H", "A"])
+    draw.text((band * 0.15, h * 0.62), code, font=_font("latin-bold.ttf", max(6, int(band * 0.45))),
+              fill=(240, 240, 240))
+
+
+def rows_of(layout: Layout) -> int:
+    return 2 if layout == "vn2" else 1
+
+
+# ------------------------------------------------------------------------------------------- scenes
+
+
+def render_scene(text: str, layout: Layout, rng: random.Random | None = None,
+                 size: tuple[int, int] = (1280, 720), plate_width: int | None = None
+                 ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A gate-camera frame (BGR) with a truck front carrying the plate; returns the frame and the plate box.
+
+    Deliberately plain (road, truck cab, grille, a company name on the cab as distracting text):
+    it exercises detection, cropping and the grammar filter, not photo-realism.
+    """
+    rng = rng or random.Random()
+    w, h = size
+    frame = np.zeros((h, w, 3), np.uint8)
+    sky, road = rng.randint(120, 220), rng.randint(60, 120)
+    frame[: h // 3] = (sky, sky - 10, sky - 30)
+    frame[h // 3:] = (road, road, road + 5)
+    cv2.line(frame, (0, int(h * 0.85)), (w, int(h * 0.8)), (200, 200, 200), 3)
+    cab_w = int(w * rng.uniform(0.45, 0.6))
+    cab_h = int(h * rng.uniform(0.6, 0.75))
+    cx = int(w * rng.uniform(0.4, 0.6))
+    x0, y0 = cx - cab_w // 2, int(h * rng.uniform(0.08, 0.18))
+    colour = tuple(rng.randint(30, 230) for _ in range(3))
+    cv2.rectangle(frame, (x0, y0), (x0 + cab_w, y0 + cab_h), colour, -1)
+    cv2.rectangle(frame, (x0 + cab_w // 10, y0 + cab_h // 12), (x0 + cab_w * 9 // 10, y0 + cab_h * 5 // 12),
+                  (70, 60, 50), -1)  # windscreen
+    grille_y = y0 + cab_h * 7 // 12
+    for k in range(6):
+        yy = grille_y + k * cab_h // 40
+        cv2.line(frame, (x0 + cab_w // 5, yy), (x0 + cab_w * 4 // 5, yy), (40, 40, 40), 3)
+    name = rng.choice(["VINATRANS", "LOGISTICS", "HAIPHONG CO", "TRANS ASIA", "KIM THANH"])
+    cv2.putText(frame, name, (x0 + cab_w // 8, y0 + cab_h * 6 // 12), cv2.FONT_HERSHEY_SIMPLEX,
+                cab_w / 900, (245, 245, 245), 2)
+    plate = render_plate(text, layout, rng)
+    pw = plate_width or int(rng.uniform(0.15, 0.22) * w)
+    if layout == "vn2":
+        pw = int(pw * 0.55)
+    ph = max(8, int(plate.shape[0] * pw / plate.shape[1]))
+    plate = cv2.resize(plate, (pw, ph), interpolation=cv2.INTER_AREA)
+    px = cx - pw // 2 + rng.randint(-cab_w // 8, cab_w // 8)
+    py = y0 + cab_h - ph - rng.randint(cab_h // 30, cab_h // 10)
+    frame[py:py + ph, px:px + pw] = plate
+    noise = np.random.default_rng(rng.randrange(1 << 30)).normal(0, 4, frame.shape)
+    frame = np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+    return frame, (px, py, pw, ph)

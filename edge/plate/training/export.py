@@ -1,0 +1,38 @@
+"""ONNX (from :mod:`train`) → the OpenVINO IR the box ships, with a check that both agree.
+
+    python -m edge.plate.training.export .train/run/recognizer.onnx
+
+Writes ``edge/plate/models/recognizer.xml`` + ``.bin`` (weights stored as FP16, computed in FP32 on
+the CPU) and compares the IR's logits with ONNX Runtime's when that is installed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import openvino as ov
+
+from edge.plate.recognizer import MODEL_DIR
+
+
+def export(onnx_path: Path, out_dir: Path = MODEL_DIR, name: str = "recognizer") -> Path:
+    model = ov.convert_model(str(onnx_path))
+    model.reshape({model.inputs[0]: ov.PartialShape([-1, 1, 32, 160])})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    xml = out_dir / f"{name}.xml"
+    ov.save_model(model, str(xml), compress_to_fp16=True)
+    # agreement check: the saved IR against the original ONNX graph, on random lines
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 1, 32, 160)).astype(np.float32)
+    core = ov.Core()
+    a = core.compile_model(core.read_model(str(onnx_path)), "CPU")(x)[0]
+    b = core.compile_model(core.read_model(str(xml)), "CPU")(x)[0]
+    diff = float(np.abs(a - b).max())
+    sys.stderr.write(f"saved {xml} ({xml.with_suffix('.bin').stat().st_size} bytes weights); "
+                     f"max |ONNX - IR| logit difference {diff:.4f}\n")
+    return xml
+
+
+if __name__ == "__main__":
+    export(Path(sys.argv[1]))

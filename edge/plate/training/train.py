@@ -1,0 +1,167 @@
+"""Train the plate recogniser and export it for OpenVINO, in one command.
+
+    python -m edge.plate.training.train --real .train/real.npz --out .train/run --minutes 8
+
+Batches mix synthetic plates of every layout (VN one-/two-row, CN, Latin) with the training 80% of
+the real crops (augmented); the other 20% (:func:`data.is_validation`) only measure. Writes
+``recognizer.onnx`` and ``metrics.json`` under ``--out``; :mod:`edge.plate.training.export` turns
+the ONNX file into the OpenVINO IR the box ships. Runs on a GPU when there is one, else on the CPU
+(slowly).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from edge.plate.charset import CHARS
+from edge.plate.synth import LAYOUTS
+from edge.plate.training import data
+from edge.plate.training.model import CRNN
+
+log = logging.getLogger("plate.train")
+
+
+class Mixed(IterableDataset):
+    """Endless samples: synthetic with probability ``1 - real_share``, else an augmented real crop."""
+
+    def __init__(self, real: list[tuple[bytes, str, int]], real_share: float, seed: int):
+        self.real, self.real_share, self.seed = real, real_share, seed
+
+    def __iter__(self):
+        info = get_worker_info()
+        rng = random.Random(self.seed * 1000 + (info.id if info else 0))
+        np.random.seed(rng.randrange(1 << 30))
+        while True:
+            if self.real and rng.random() < self.real_share:
+                jpeg, text, rows = rng.choice(self.real)
+                s = data.real(jpeg, text, rows, rng, augment=True)
+                if s is None:
+                    continue
+            else:
+                s = data.synthetic(rng)
+            yield s
+
+
+def collate(samples: list[data.Sample]):
+    return data.tensors(samples)
+
+
+def greedy(logits: torch.Tensor) -> list[str]:
+    best = logits.argmax(-1).cpu().numpy()
+    out = []
+    for row in best:
+        prev, chars = 0, []
+        for k in row:
+            if k != prev and k != 0:
+                chars.append(CHARS[k - 1])
+            prev = k
+        out.append("".join(chars))
+    return out
+
+
+def load_real(path: Path | None) -> tuple[list, list]:
+    if path is None or not path.exists():
+        return [], []
+    z = np.load(path, allow_pickle=True)
+    train, val = [], []
+    for jpeg, text, rows, p in zip(z["jpeg"], z["text"], z["rows"], z["path"]):
+        label = data.label_of(str(text))
+        if label is None or not 4 <= len(label) <= 12:  # a few labels carry dealer-frame text
+            continue
+        (val if data.is_validation(str(p)) else train).append((bytes(jpeg), str(text), int(rows)))
+    return train, val
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, samples: list[data.Sample], device: str) -> float:
+    if not samples:
+        return float("nan")
+    model.eval()
+    correct = 0
+    for i in range(0, len(samples), 512):
+        x, _, _, labels = data.tensors(samples[i:i + 512])
+        pred = greedy(model(x.to(device)))
+        correct += sum(p == t for p, t in zip(pred, labels))
+    model.train()
+    return correct / len(samples)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--real", type=Path, help="real crops packed by edge.plate.training.realpack")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--minutes", type=float, default=8.0, help="training time budget")
+    ap.add_argument("--max-steps", type=int, default=30000)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--real-share", type=float, default=0.3)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    torch.manual_seed(args.seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    real_train, real_val = load_real(args.real)
+    log.info("device=%s real_train=%d real_val=%d", device, len(real_train), len(real_val))
+    vrng = random.Random(12345)
+    val_real = [s for s in (data.real(j, t, r, vrng, augment=False) for j, t, r in real_val) if s]
+    val_synth = {lay: [data.synthetic(vrng, lay) for _ in range(500)] for lay in LAYOUTS}
+
+    model = CRNN().to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    # the schedule assumes the step budget; the time budget may stop earlier
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.max_steps, pct_start=0.1)
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    loader = DataLoader(Mixed(real_train, args.real_share, args.seed), batch_size=args.batch,
+                        num_workers=args.workers, collate_fn=collate, persistent_workers=args.workers > 0,
+                        prefetch_factor=4 if args.workers else None)
+    deadline = time.monotonic() + args.minutes * 60
+    t0 = time.monotonic()
+    step = 0
+    for x, targets, lengths, _ in loader:
+        x = x.to(device, non_blocking=True)
+        with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=device == "cuda"):
+            logits = model(x)
+        logp = logits.float().log_softmax(-1).permute(1, 0, 2)  # T×B×K
+        in_len = torch.full((x.shape[0],), logp.shape[0], dtype=torch.long)
+        loss = ctc(logp, targets, in_len, lengths)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        step += 1
+        if step % 500 == 0:
+            log.info("step=%d loss=%.4f lr=%.5f val_real=%.4f %.0fs", step, loss.item(),
+                     sched.get_last_lr()[0], evaluate(model, val_real, device), time.monotonic() - t0)
+        if step >= args.max_steps or time.monotonic() > deadline:
+            break
+
+    metrics = {"steps": step, "seconds": round(time.monotonic() - t0, 1),
+               "val_real_vn": evaluate(model, val_real, device), "val_real_n": len(val_real),
+               **{f"val_synth_{k}": evaluate(model, v, device) for k, v in val_synth.items()}}
+    log.info("final %s", metrics)
+    args.out.mkdir(parents=True, exist_ok=True)
+    model = model.float().cpu().eval()
+    torch.save(model.state_dict(), args.out / "recognizer.pt")
+    torch.onnx.export(model, torch.zeros(1, 1, 32, 160), str(args.out / "recognizer.onnx"),
+                      input_names=["image"], output_names=["logits"],
+                      dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
+                      dynamo=False)
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

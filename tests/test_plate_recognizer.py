@@ -1,0 +1,120 @@
+"""The shipped recogniser on real and synthetic plates, with accuracy floors.
+
+Real: a fixed subset of the shared VN crops the model was not trained on (the held-out 20%, see
+``edge.plate.training.data.is_validation``). The shared labels carry noise (assembled from
+per-character boxes; a hand audit of the misses found about half of them to be label errors), so the
+floor is set against the raw labels and the README reports both figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.plate.evaluate import comparable
+from edge.plate.recognizer import Recognizer, ctc_decode, grammar_ok
+from edge.plate.synth import LAYOUTS, random_text, render_plate, rows_of
+from edge.plate.training.augment import degrade, perspective
+from edge.plate.training.data import is_validation
+
+REPO = Path(__file__).resolve().parent.parent
+CANDIDATES = [Path(os.environ["VN_PLATE_CROPS"])] if os.environ.get("VN_PLATE_CROPS") else []
+CANDIDATES += [REPO.parent / "shared" / "datasets" / "vn-plate-crops", Path("/work/shared/datasets/vn-plate-crops")]
+REAL_FLOOR = 0.74  # raw labels; measured 0.78 with the model of 2026-11-22 (see module docstring)
+SYNTH_FLOORS = {"vn1": 0.9, "vn2": 0.85, "cn": 0.85, "latin": 0.85}
+
+
+@pytest.fixture(scope="module")
+def rec() -> Recognizer:
+    return Recognizer()
+
+
+def shared_crops() -> Path:
+    for c in CANDIDATES:
+        if (c / "manifest.csv").exists():
+            return c
+    if os.environ.get("CI"):
+        pytest.fail("the shared VN plate crops are missing (set VN_PLATE_CROPS)")
+    pytest.skip("the shared VN plate crops are not on this machine (set VN_PLATE_CROPS)")
+
+
+def test_real_vn_crops_held_out_accuracy_floor(rec: Recognizer):
+    base = shared_crops()
+    rows = [r for r in csv.DictReader((base / "manifest.csv").open(encoding="utf-8")) if is_validation(r["path"])]
+    rows = sorted(rows, key=lambda r: r["path"])[:300]
+    correct = 0
+    for r in rows:
+        img = cv2.imread(str(base / r["path"]))
+        assert img is not None, r["path"]
+        correct += comparable(rec.read(img, int(r["rows"])).text) == comparable(r["text"])
+    accuracy = correct / len(rows)
+    assert accuracy >= REAL_FLOOR, f"{accuracy:.3f} on {len(rows)} held-out real crops"
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_synthetic_plates_of_every_layout(rec: Recognizer, layout: str):
+    rng = random.Random(f"test-{layout}")
+    n, correct = 80, 0
+    for _ in range(n):
+        text = random_text(layout, rng)
+        img = render_plate(text, layout, rng, height=rng.randint(40, 100))
+        img = perspective(img, rng, strength=0.03, pad=0.04)
+        if rng.random() < 0.5:
+            img = degrade(img, rng)
+        correct += rec.read(img, rows_of(layout)).text == comparable(text)
+    assert correct / n >= SYNTH_FLOORS[layout], f"{layout}: {correct}/{n}"
+
+
+def test_rows_told_by_shape_when_not_given(rec: Recognizer):
+    rng = random.Random(3)
+    for layout in ("vn1", "vn2"):
+        hits = 0
+        for _ in range(20):
+            text = random_text(layout, rng)
+            read = rec.read(render_plate(text, layout, rng))
+            hits += read.text == comparable(text) and read.rows == rows_of(layout)
+        assert hits >= 17, layout
+
+
+def test_chinese_plate_at_real_crop_size(rec: Recognizer):
+    """Real CN crops are about 94x24 px."""
+    rng = random.Random(5)
+    correct = 0
+    for _ in range(40):
+        text = random_text("cn", rng)
+        img = cv2.resize(render_plate(text, "cn", rng), (94, 24), interpolation=cv2.INTER_AREA)
+        read = rec.read(img)
+        correct += read.text == comparable(text)
+        assert all(0.0 <= c <= 1.0 for c in read.char_confidence)
+    assert correct >= 34
+
+
+def test_blank_and_noise_images_give_no_valid_plate(rec: Recognizer):
+    rng = np.random.default_rng(0)
+    for img in (np.zeros((40, 160, 3), np.uint8), np.full((40, 160, 3), 255, np.uint8),
+                rng.integers(0, 255, (40, 160, 3), dtype=np.uint8), np.zeros((3, 3, 3), np.uint8)):
+        read = rec.read(img)
+        assert not (read.valid and read.confidence > 0.9)
+
+
+def test_ctc_decode_collapses_repeats_and_blanks():
+    k = 5
+    probs = np.full((6, k), 0.01)
+    for t, cls in enumerate([1, 1, 0, 1, 2, 0]):  # "0","0",blank,"0","1",blank → "001"
+        probs[t, cls] = 0.96 - 0.01 * t
+    text, confs = ctc_decode(probs)
+    assert text == "001"
+    assert len(confs) == 3 and confs[0] == pytest.approx(0.96)
+
+
+@pytest.mark.parametrize("text,ok", [("51F06532", True), ("59L214999", True), ("桂A12345", True),
+                                     ("MEF8792", True), ("VINATRANS", False), ("12345678", False),
+                                     ("AB", False), ("", False)])
+def test_grammar_filter(text: str, ok: bool):
+    assert grammar_ok(text) is ok

@@ -87,9 +87,10 @@ def render_scene(plate: str | None, width: int, height: int, seed: int = 0) -> n
     x0, x1, y0, y1 = width // 6, width * 5 // 6, height // 6, height * 11 // 12
     cv2.rectangle(img, (x0, y0), (x1, y1), colour, -1)  # cab front
     cv2.rectangle(img, (x0 + 12, y0 + 12), (x1 - 12, y0 + (y1 - y0) // 3), (90, 60, 40), -1)  # windscreen
-    pw, ph = (x1 - x0) // 2, (y1 - y0) // 5
+    box_w, box_h = (x1 - x0) // 2, (y1 - y0) // 4
+    plate_img = _plate_image(plate, box_w, box_h, rng)
+    ph, pw = plate_img.shape[:2]
     px, py = (width - pw) // 2, y1 - ph - 10
-    plate_img = _plate_image(plate, pw, ph, rng)
     img[py:py + ph, px:px + pw] = plate_img
     return img
 
@@ -99,7 +100,9 @@ def _plate_image(plate: str, w: int, h: int, rng: random.Random) -> np.ndarray:
         from edge.plate.synth import render_plate  # type: ignore[import-not-found]
 
         out = render_plate(plate, _layout(plate), rng)
-        return cv2.resize(out, (w, h), interpolation=cv2.INTER_AREA)
+        scale = min(w / out.shape[1], h / out.shape[0])  # keep the plate's shape: a two-row plate stays square-ish
+        return cv2.resize(out, (max(8, int(out.shape[1] * scale)), max(8, int(out.shape[0] * scale))),
+                          interpolation=cv2.INTER_AREA)
     except Exception:  # noqa: BLE001 - absent or failing renderer: the plain plate below still shows the truck
         pass
     img = np.full((h, w, 3), 245, np.uint8)

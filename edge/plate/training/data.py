@@ -28,6 +28,7 @@ def label_of(text: str) -> str | None:
 class Sample:
     line: np.ndarray  # uint8 H×W
     label: str
+    real: bool = False  # a real crop (its label may be wrong), not a synthetic one (always right)
 
 
 def synthetic(rng: random.Random, layout: Layout | None = None) -> Sample:
@@ -56,7 +57,7 @@ def real(jpeg: bytes, text: str, rows: int, rng: random.Random, augment: bool) -
             img = photometric(img, rng)
         if rng.random() < 0.6:
             img = degrade(img, rng)
-    return Sample(prep.line_image(prep.to_gray(img), rows), label)
+    return Sample(prep.line_image(prep.to_gray(img), rows), label, real=True)
 
 
 def is_validation(path: str) -> bool:
@@ -64,9 +65,10 @@ def is_validation(path: str) -> bool:
     return zlib.crc32(path.encode()) % 5 == 0
 
 
-def tensors(samples: list[Sample]):  # -> (images, targets, target_lengths, labels)
+def tensors(samples: list[Sample]):  # -> (images, targets, target_lengths, labels, real mask)
     import torch
     x = torch.from_numpy(np.stack([prep.model_input(s.line) for s in samples]))
     targets = torch.tensor([i for s in samples for i in encode(s.label)], dtype=torch.long)
     lengths = torch.tensor([len(s.label) for s in samples], dtype=torch.long)
-    return x, targets, lengths, [s.label for s in samples]
+    real = torch.tensor([s.real for s in samples], dtype=torch.bool)
+    return x, targets, lengths, [s.label for s in samples], real

@@ -90,7 +90,7 @@ def evaluate(model: nn.Module, samples: list[data.Sample], device: str) -> float
     model.eval()
     correct = 0
     for i in range(0, len(samples), 512):
-        x, _, _, labels = data.tensors(samples[i:i + 512])
+        x, _, _, labels, _ = data.tensors(samples[i:i + 512])
         pred = greedy(model(x.to(device)))
         correct += sum(p == t for p, t in zip(pred, labels))
     model.train()
@@ -108,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--real-share", type=float, default=0.3)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--drop-real", type=float, default=0.15,
+                    help="share of each batch's real crops (highest loss) left out, against label noise")
+    ap.add_argument("--trust-after", type=int, default=800, help="steps before --drop-real applies")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     torch.manual_seed(args.seed)
@@ -122,20 +125,28 @@ def main(argv: list[str] | None = None) -> int:
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     # the schedule assumes the step budget; the time budget may stop earlier
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.max_steps, pct_start=0.1)
-    ctc = nn.CTCLoss(blank=0, zero_infinity=True)
+    ctc = nn.CTCLoss(blank=0, zero_infinity=True, reduction="none")
     loader = DataLoader(Mixed(real_train, args.real_share, args.seed), batch_size=args.batch,
                         num_workers=args.workers, collate_fn=collate, persistent_workers=args.workers > 0,
                         prefetch_factor=4 if args.workers else None)
     deadline = time.monotonic() + args.minutes * 60
     t0 = time.monotonic()
     step = 0
-    for x, targets, lengths, _ in loader:
+    for x, targets, lengths, _, real in loader:
         x = x.to(device, non_blocking=True)
         with torch.autocast(device_type=device, dtype=torch.bfloat16, enabled=device == "cuda"):
             logits = model(x)
         logp = logits.float().log_softmax(-1).permute(1, 0, 2)  # T×B×K
         in_len = torch.full((x.shape[0],), logp.shape[0], dtype=torch.long)
-        loss = ctc(logp, targets, in_len, lengths)
+        per = ctc(logp, targets, in_len, lengths) / lengths.to(logp.device).clamp(min=1)
+        keep = torch.ones_like(per, dtype=torch.bool)
+        real = real.to(per.device)
+        if step >= args.trust_after and real.sum() > 4:
+            # small-loss trick: the real crops whose loss is highest are the likeliest mislabelled;
+            # leave them out of this step so the model does not learn the shared set's label errors
+            cut = torch.quantile(per[real].detach(), 1.0 - args.drop_real)
+            keep = ~real | (per <= cut)
+        loss = per[keep].mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)

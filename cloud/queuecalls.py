@@ -55,7 +55,7 @@ def call_next(conn: Connection, site: SiteConfig, who: Principal, barrier: str |
 def call_of(row: Any, at: datetime, barrier: str | int = 1) -> dict[str, Any]:
     """The call as the gate shows and speaks it (the board and speech texts are the box's own formats)."""
     return {"day": row.day, "number": row.number, "plate": row.plate, "trip_id": row.trip_id,
-            "gate_id": row.gate_id, "called_at": at.isoformat(), "text": queue_call_text(row.number, row.plate, barrier),
+            "gate_id": row.gate_id, "barrier": barrier, "called_at": at.isoformat(), "text": queue_call_text(row.number, row.plate, barrier),
             "lines": queue_call_lines(row.number, row.plate, barrier),
             "speech": queue_call_speech(row.number, row.plate, barrier)}
 

@@ -24,7 +24,8 @@ from edge.config.models import GateConfig, SiteConfig
 from edge.decision import Decision, DecisionEngine, Reason
 from edge.barrier.commands import CommandQueue
 from edge.ledboard.base import LedBoard, LedBoardError
-from edge.ledboard.messages import decision_lines, queue_lines, queue_speech
+from edge.ledboard.messages import (decision_lines, queue_call_lines, queue_call_speech, queue_lines,
+                                    queue_speech)
 from edge.ledboard.speaker import NullSpeaker, Speaker
 from edge.localstore import LocalStore, StoreError
 from edge.localstore.gatestate import GateState
@@ -33,6 +34,7 @@ from edge.metrics import GateMetrics
 from edge.plate.reader import PlateReader
 from edge.plate.text import InvalidPlate, normalize
 from edge.plate.types import PlateRead
+from edge.sync.callstore import QueueCalls
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ RETRY_REASONS = frozenset({Reason.YARD_FULL, Reason.STORE_UNAVAILABLE})
 #: Barrier events recorded in the outbox (the rest are internal bookkeeping).
 RECORDED = frozenset({"power_up", "opened", "reversed", "tailgate", "closed", "no_vehicle", "fault", "fault_cleared",
                       "device_back", "manual_open", "manual_close"})
+#: How often the loop looks for queue calls the sync received (one indexed read when there are none).
+QUEUE_CALL_POLL_S = 0.25
 
 
 class GateRuntime:
@@ -71,6 +75,9 @@ class GateRuntime:
         self._recent: dict[str, tuple[float, float, Reason]] = {}  # plate → (last seen, decided at, reason)
         self._last_frame_ts = 0.0
         self._board_down = False
+        self.calls = QueueCalls(store.db)
+        self._calls_due_at = 0.0
+        self._calls_down = False
 
     def start(self) -> None:
         self.controller.start()
@@ -87,6 +94,7 @@ class GateRuntime:
         self.heartbeat = time.monotonic()
         self.drain()
         self.commands.poll()
+        self.announce_calls()
         if self.controller.busy:
             return None  # one truck at a time through one barrier; the next is read when the arm is down
         frame = self.camera.latest()
@@ -259,6 +267,36 @@ class GateRuntime:
                      payload={"permit_id": data.get("permit_id"), "trip_id": data.get("trip_id"),
                               "records": self.gate.records, "queue_number": number, "gate": self.gate.id})
         return number
+
+    # ---------------------------------------------------------------- queue calls
+
+    def announce_calls(self, *, force: bool = False) -> int:
+        """Show and speak the border guard's queue calls the sync received, each once (recorded as an
+        event before it is shown; a call too old to matter is recorded and not shown). Returns how many
+        were shown."""
+        now = time.monotonic()
+        if not force and now < self._calls_due_at:
+            return 0
+        self._calls_due_at = now + QUEUE_CALL_POLL_S
+        try:
+            taken = self.calls.take_due(self.gate.id)
+        except StoreError as exc:
+            if not self._calls_down:  # logged once, not every 250 ms while the store is down
+                self._calls_down = True
+                log.error("queue_calls_unavailable", extra={"error": str(exc)})
+            return 0
+        self._calls_down = False
+        shown = 0
+        for call, show in taken:
+            if show:
+                self._show(queue_call_lines(call.number, call.plate, call.barrier))
+                self.speaker.announce(queue_call_speech(call.number, call.plate, call.barrier))
+                shown += 1
+            else:
+                log.warning("queue_call_stale", extra={"day": call.day, "number": call.number,
+                                                       "called_at": call.called_at})
+            self.listener("queue_call", call.as_dict() | {"shown": show})
+        return shown
 
     def _show(self, lines: list[str]) -> None:
         try:

@@ -180,3 +180,27 @@ def _sync(conn: sqlite3.Connection) -> None:
 def _one_permit_index(conn: sqlite3.Connection) -> None:
     """Exact lookups go through the skeleton index; the plate index only cost write time on deltas."""
     conn.execute("DROP INDEX IF EXISTS permits_plate")
+
+
+@migration(5)
+def _queue_calls(conn: sqlite3.Connection) -> None:
+    """For edge/sync: the border guard's queue calls received from the central service, one row per call
+    ((day, number) is the call's identity), so that a call pulled twice (overlapping pulls, a restart, a
+    second process) is shown once. ``shown_at`` is set, with the call's outbox event, when the gate has
+    shown it (``outcome`` 'shown') or set it aside as too old to show ('stale'). The pull cursor (the
+    service's ``called_at`` of the newest call received) is ``sync_state.queue_calls_cursor``."""
+    conn.execute(
+        """CREATE TABLE queue_calls (
+            day TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            plate TEXT NOT NULL,
+            trip_id TEXT,
+            barrier TEXT NOT NULL DEFAULT '1',
+            called_at TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            shown_at TEXT,
+            outcome TEXT CHECK (outcome IN ('shown', 'stale')),
+            PRIMARY KEY (day, number)
+        )"""
+    )
+    conn.execute("CREATE INDEX queue_calls_pending ON queue_calls(called_at) WHERE shown_at IS NULL")

@@ -13,6 +13,8 @@
 - Permits: GET by cursor until ``more`` is false; each page is applied in one transaction with its
   cursor (``full`` replaces the cache); the central watchlist replaces the central entries of the local
   one (local entries stay).
+- Queue calls (the border guard's "call next"): pulled after the permits, by the time of the newest call
+  held, into the store, where the gate shows each once (``edge.sync.queuecalls``, ``edge.sync.callstore``).
 
 Every request retries on connection errors, timeouts and 5xx with capped exponential backoff and full
 jitter (tenacity), never on 4xx. 401/403 stop the round with a clear "token refused" state. What each
@@ -38,6 +40,8 @@ from edge.config.models import SyncConfig
 from edge.localstore import LocalStore, StoreError
 from edge.localstore.outbox import Event
 from edge.sync import state as S
+from edge.sync.callstore import QueueCalls
+from edge.sync.queuecalls import pull_queue_calls
 from edge.sync.state import SyncState
 
 log = logging.getLogger(__name__)
@@ -118,6 +122,7 @@ class PullResult:
     rejected_permits: int = 0
     cursor: int | None = None
     watchlist: int | None = None  # central entries after the pull
+    queue_calls: int = 0  # queue calls new to the box
 
 
 @dataclass
@@ -151,6 +156,7 @@ class SyncClient:
         self.gate_id = gate_id
         self.base = cfg.endpoint.rstrip("/")
         self.state = SyncState(store.db)
+        self.calls = QueueCalls(store.db)
         self.stop = stop or threading.Event()
         self.page_limit = page_limit
         self.session = requests.Session()
@@ -369,13 +375,19 @@ class SyncClient:
             res.watchlist = self.store.watchlist.replace_central(watchlist).central
         return res
 
+    def pull_queue_calls(self) -> PullResult:
+        """Pull the queue calls made since the last one held (the gate runtime shows them)."""
+        self.pull.queue_calls += pull_queue_calls(self)
+        return self.pull
+
     # -------------------------------------------------------------- one round
 
     def sync_once(self) -> SyncResult:
-        """Pull permits, push events, push snapshots; record the outcome in the store. Never raises for
+        """Pull permits, pull queue calls, push events, push snapshots; record the outcome in the store. Never raises for
         network, service or store trouble: the result (and ``gatectl sync status``) says what happened.
 
-        Permits come first: they are small and decide who may pass. A failure of one part that leaves
+        Permits come first: they are small and decide who may pass; queue calls next, so that a call does
+        not wait behind a large backlog of events. A failure of one part that leaves
         the link usable (a 4xx on one call) does not stop the others; an unreachable service or a
         refused token ends the round.
         """
@@ -387,7 +399,7 @@ class SyncClient:
                 self.state.attempt()
             except StoreError as exc:
                 return self._failed(t0, S.ERROR, f"store: {exc}", [])
-            for part in (self.pull_permits, self.push_events, self.push_snapshots):
+            for part in (self.pull_permits, self.pull_queue_calls, self.push_events, self.push_snapshots):
                 try:
                     part()
                 except Stopped:

@@ -1,7 +1,10 @@
-"""Optional live channel over MQTT: "permits changed, pull now" notices, and the gate's online status.
+"""Optional live channel over MQTT: "permits changed, pull now" notices, the border guard's queue calls,
+and the gate's online status.
 
-Topics are the central service's (``cloud.live``): the box subscribes (QoS 1) to its permits topic and
-asks the sync thread for a round on every notice, and on every (re)connect, since notices sent while it
+Topics are the central service's (``cloud.live``): the box subscribes (QoS 1) to its permits and queue
+topics and asks the sync thread for a round on every notice (a queue call message is only a notice: the
+round pulls the call from the service, so that a call reaches the board by one path, once, whether MQTT
+carried it or not), and on every (re)connect, since notices sent while it
 was away are not kept. It publishes a retained "online" on its status topic, with a retained last will
 "offline" that the broker publishes when the box vanishes; on a clean stop it publishes "offline" itself.
 paho reconnects by itself (1 s .. 30 s). Everything works without it: the sync thread also polls.
@@ -18,7 +21,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from cloud.live import permits_topic, status_topic
+from cloud.live import permits_topic, queue_topic, status_topic
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +36,10 @@ class LiveChannel:
         self.keepalive_s = keepalive_s
         self.permits_topic = permits_topic(site_id, gate_id)
         self.status_topic = status_topic(site_id, gate_id)
+        self.queue_topic = queue_topic(site_id, gate_id)
         self.connected = threading.Event()
         self.notices = 0
+        self.queue_notices = 0
         self.connects = 0
         self.last_notice_at: float | None = None
         self.last_error: str | None = None
@@ -79,7 +84,7 @@ class LiveChannel:
                         extra={"broker": f"{self.host}:{self.port}", "reason": str(reason_code)})
             return
         self.connects += 1
-        client.subscribe(self.permits_topic, qos=1)
+        client.subscribe([(self.permits_topic, 1), (self.queue_topic, 1)])
         client.publish(self.status_topic, ONLINE, qos=1, retain=True)
         self.connected.set()
         log.info("live_connected", extra={"broker": f"{self.host}:{self.port}", "topic": self.permits_topic})
@@ -94,8 +99,10 @@ class LiveChannel:
             log.warning("live_disconnected", extra={"reason": str(reason_code)})
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
-        if msg.topic == self.permits_topic:
+        if msg.topic in (self.permits_topic, self.queue_topic):
             self.notices += 1
+            if msg.topic == self.queue_topic:
+                self.queue_notices += 1
             self.last_notice_at = time.time()
             self._notify()
 
@@ -107,5 +114,5 @@ class LiveChannel:
 
     def status(self) -> dict[str, Any]:
         return {"broker": f"{self.host}:{self.port}", "connected": self.connected.is_set(), "connects": self.connects,
-                "notices": self.notices, "last_error": self.last_error, "permits_topic": self.permits_topic,
-                "status_topic": self.status_topic}
+                "notices": self.notices, "queue_notices": self.queue_notices, "last_error": self.last_error,
+                "permits_topic": self.permits_topic, "queue_topic": self.queue_topic, "status_topic": self.status_topic}

@@ -33,8 +33,8 @@ class RigOptions:
 
 
 def _gate_daemon() -> list[str]:
-    """``gate-daemon`` (through :mod:`gatesim.site.box`, which only fills in a missing camera driver)."""
-    return [sys.executable, "-m", "gatesim.site.box"]
+    """The ``gate-daemon`` of this environment."""
+    return [str(Path(sys.executable).with_name("gate-daemon"))]
 
 
 class GateRig:

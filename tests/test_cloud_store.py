@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime, timezone
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from cloud_helpers import (  # noqa: F401  (fixtures)
 )
 from sqlalchemy import delete, insert, inspect, select, text
 
+from cloud.queuecalls import calls_since
 from cloud.reports import statistics
 from cloud.store import schema
 from cloud.store.db import MIGRATIONS, Database, next_value
@@ -53,7 +55,7 @@ def test_migrations_create_the_schema_and_are_idempotent(db: Database) -> None: 
         assert again.migrate() == []
     finally:
         again.dispose()
-    assert versions(db) == sorted(MIGRATIONS) == [1, 2]
+    assert versions(db) == sorted(MIGRATIONS) == [1, 2, 3]
     assert set(inspect(db.engine).get_table_names()) >= ALL_TABLES
     # Data survives a re-run of the migrations.
     with db.begin() as conn:
@@ -63,21 +65,23 @@ def test_migrations_create_the_schema_and_are_idempotent(db: Database) -> None: 
         assert conn.execute(select(schema.gates.c.id)).scalars().all() == ["kb2_in"]
 
 
-def test_migration_2_adds_the_statistics_indexes_to_a_database_made_before_them(db: Database) -> None:  # noqa: F811
-    """A database migrated to 1 before the indexes were in schema.py: migration 2 creates them, and the
-    statistics queries still answer."""
-    stats_indexes = {"confirmations_at", "trips_status_updated"}
+def test_migrations_2_and_3_add_their_indexes_to_a_database_made_before_them(db: Database) -> None:  # noqa: F811
+    """A database migrated to 1 before the indexes were in schema.py: migrations 2 (statistics) and 3
+    (queue calls by gate) create them, and the queries they serve still answer."""
+    added = {"confirmations_at": "confirmations", "trips_status_updated": "trips",
+             "queue_numbers_calls": "queue_numbers"}
     with db.begin() as conn:
-        for name in sorted(stats_indexes):
+        for name in sorted(added):
             conn.execute(text(f"DROP INDEX {name}"))
-        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version == 2))
-    names = lambda: {i["name"] for t in ("confirmations", "trips") for i in inspect(db.engine).get_indexes(t)}  # noqa: E731
-    assert not names() & stats_indexes
-    assert db.migrate() == [2]
-    assert names() >= stats_indexes
-    assert versions(db) == [1, 2]
+        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version.in_([2, 3])))
+    names = lambda: {i["name"] for t in set(added.values()) for i in inspect(db.engine).get_indexes(t)}  # noqa: E731
+    assert not names() & set(added)
+    assert db.migrate() == [2, 3]
+    assert names() >= set(added)
+    assert versions(db) == [1, 2, 3]
     with db.begin() as conn:
         stats = statistics(conn, SITE, days=7)
+        assert calls_since(conn, "export_waiting_in", datetime(2020, 1, 1, tzinfo=timezone.utc)) == []
     assert len(stats.days) == 7 and sum(n for _, n in stats.clearance) == 0
 
 
@@ -86,8 +90,8 @@ def test_concurrent_first_migrations_of_one_sqlite_file_apply_once(tmp_path: Pat
     dbs = [Database(url) for _ in range(4)]
     try:
         applied = together(4, lambda i: dbs[i].migrate())
-        assert sorted(applied) == [[], [], [], [1, 2]]
-        assert versions(dbs[0]) == [1, 2]
+        assert sorted(applied) == [[], [], [], [1, 2, 3]]
+        assert versions(dbs[0]) == [1, 2, 3]
     finally:
         for d in dbs:
             d.dispose()
@@ -101,10 +105,10 @@ def test_concurrent_first_migrations_of_one_postgresql_database_apply_once() -> 
         dbs = [Database(url) for _ in range(6)]
         try:
             applied = together(6, lambda i: dbs[i].migrate())
-            assert sorted(applied) == [[]] * 5 + [[1, 2]]
+            assert sorted(applied) == [[]] * 5 + [[1, 2, 3]]
             with dbs[0].begin() as conn:
                 rows = conn.execute(select(schema.schema_version)).all()
-            assert [r.version for r in rows] == [1, 2]
+            assert [r.version for r in rows] == [1, 2, 3]
             assert set(inspect(dbs[0].engine).get_table_names()) >= ALL_TABLES
             assert all(d.migrate() == [] for d in dbs)
         finally:

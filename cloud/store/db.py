@@ -52,6 +52,13 @@ def _statistics_indexes(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+@migration(3)
+def _queue_call_index(conn: Connection) -> None:
+    """Every gate asks for its queue calls after a time in each sync round (cloud/queuecalls.calls_since):
+    without this index each ask reads the whole queue history."""
+    _index(schema.queue_numbers, "queue_numbers_calls").create(conn, checkfirst=True)
+
+
 def _index(table: Table, name: str) -> Index:
     return next(i for i in table.indexes if i.name == name)
 

@@ -174,6 +174,7 @@ queue_numbers = Table(
     Column("gate_id", String(64), nullable=False),
     Column("event_id", String(36), nullable=False, unique=True),
     Column("called_at", TS),
+    Index("queue_numbers_calls", "gate_id", "called_at"),  # migration 3: every gate pulls its calls each round
 )
 
 watchlist = Table(

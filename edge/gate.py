@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import queue
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,7 @@ RECORDED = frozenset({"power_up", "opened", "reversed", "tailgate", "closed", "n
                       "device_back", "manual_open", "manual_close"})
 #: How often the loop looks for queue calls the sync received (one indexed read when there are none).
 QUEUE_CALL_POLL_S = 0.25
+MAX_UNRECORDED = 10_000
 
 
 class GateRuntime:
@@ -70,6 +72,10 @@ class GateRuntime:
         self.heartbeat = time.monotonic()
         self.last_decision: Decision | None = None
         self._barrier_events: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
+        #: Barrier events that happened but could not be written (disk full, store fault): kept in order
+        #: and written, late, as soon as the store takes writes again. Bounded, as memory is.
+        self._unrecorded: deque[tuple[str, dict[str, Any]]] = deque()
+        self._retry_held_at = 0.0
         self.controller = BarrierController(barrier, cfg.safety, on_event=lambda k, d: self._barrier_events.put((k, d)))
         self.commands = CommandQueue(store, self.controller)
         self._recent: dict[str, tuple[float, float, Reason]] = {}  # plate → (last seen, decided at, reason)
@@ -86,6 +92,8 @@ class GateRuntime:
     def shutdown(self) -> None:
         self.controller.stop()
         self.drain()
+        if self._unrecorded:
+            log.error("events_not_recorded_at_shutdown", extra={"count": len(self._unrecorded)})
 
     # ---------------------------------------------------------------- loop body
 
@@ -219,12 +227,18 @@ class GateRuntime:
     # ---------------------------------------------------------------- barrier events
 
     def drain(self) -> None:
+        self._record_held()
         while True:
             try:
                 kind, data = self._barrier_events.get_nowait()
             except queue.Empty:
                 return
             self._on_barrier(kind, data)
+
+    @property
+    def unrecorded(self) -> int:
+        """Barrier events held in memory because the store refused them (disk full, fault)."""
+        return len(self._unrecorded)
 
     def _on_barrier(self, kind: str, data: dict[str, Any]) -> None:
         if kind == "fault":
@@ -235,6 +249,17 @@ class GateRuntime:
             self.commands.done(data)
             self.listener("cycle", data)
             return
+        if kind not in RECORDED and kind != "passed":
+            return
+        held = data | {"occurred_at": datetime.now(self.tz).isoformat()}
+        ok, number = (False, None) if self._unrecorded else self._record(kind, data)
+        if not ok:  # older events wait too: the outbox keeps the order things happened in
+            self._hold(kind, held)
+        if kind == "passed":
+            self.listener("passage", data | {"queue_number": number})
+
+    def _record(self, kind: str, data: dict[str, Any]) -> tuple[bool, int | None]:
+        """Write one barrier event (and, for a passage, its state change) in one transaction."""
         queue_number = None
         try:
             with self.store.transaction() as conn:
@@ -245,12 +270,34 @@ class GateRuntime:
                     queue_number = self._record_passage(conn, data)
         except StoreError as exc:
             self.metrics.store_faults.labels(kind="event").inc()
-            log.error("barrier_event_not_recorded", extra={"error": str(exc), "kind": kind})
-        if kind == "passed":
-            self.listener("passage", data | {"queue_number": queue_number})
+            if not self._unrecorded:
+                log.error("barrier_event_not_recorded", extra={"error": str(exc), "kind": kind})
+            return False, None
         if queue_number is not None and data.get("plate"):
             self._show(queue_lines(queue_number, data["plate"]))
             self.speaker.announce(queue_speech(queue_number, data["plate"]))
+        return True, queue_number
+
+    def _hold(self, kind: str, data: dict[str, Any]) -> None:
+        if len(self._unrecorded) >= MAX_UNRECORDED:
+            log.error("barrier_event_dropped", extra={"kind": kind, "held": len(self._unrecorded)})
+            return
+        self._unrecorded.append((kind, data))
+
+    def _record_held(self) -> None:
+        """Write held events, oldest first, while the store takes them (tried once a second)."""
+        if not self._unrecorded or time.monotonic() < self._retry_held_at:
+            return
+        self._retry_held_at = time.monotonic() + 1.0
+        written = 0
+        while self._unrecorded:
+            kind, data = self._unrecorded[0]
+            if not self._record(kind, data | {"recorded_late": True})[0]:
+                return
+            self._unrecorded.popleft()
+            written += 1
+        if written:
+            log.info("held_events_recorded", extra={"count": written})
 
     def _record_passage(self, conn: Any, data: dict[str, Any]) -> int | None:
         plate = data.get("plate")
@@ -263,9 +310,11 @@ class GateRuntime:
         if self.gate.assigns_queue_number:
             day = datetime.now(self.tz).date().isoformat()
             number = GateState.issue_queue_number(conn, plate, data.get("trip_id"), day)
-        insert_event(conn, "passage", plate=plate, reason=data.get("reason"),
-                     payload={"permit_id": data.get("permit_id"), "trip_id": data.get("trip_id"),
-                              "records": self.gate.records, "queue_number": number, "gate": self.gate.id})
+        payload = {"permit_id": data.get("permit_id"), "trip_id": data.get("trip_id"),
+                   "records": self.gate.records, "queue_number": number, "gate": self.gate.id}
+        if data.get("recorded_late"):  # written after a store fault: say when it really happened
+            payload |= {"occurred_at": data.get("occurred_at"), "recorded_late": True}
+        insert_event(conn, "passage", plate=plate, reason=data.get("reason"), payload=payload)
         return number
 
     # ---------------------------------------------------------------- queue calls

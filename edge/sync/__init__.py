@@ -1,4 +1,5 @@
-"""The box's side of the sync protocol: push events and snapshots, pull permits (``client``), a
+"""The box's side of the sync protocol: push events and snapshots, pull permits and the border guard's
+queue calls (``client``, ``queuecalls``; the calls are kept in ``callstore`` until the gate shows them), a
 background thread for the daemon (``runner``), an optional MQTT live channel (``live``), and the
 record of what the sync did, readable from any process (``state``)."""
 

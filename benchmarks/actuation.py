@@ -184,6 +184,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["commands"] = args.commands
         result.update(latency_ms(wire))
         result.update({f"open_call_{k}": v for k, v in latency_ms(call).items() if k in ("p50_ms", "p99_ms")})
+        result["samples"] = {"open_to_wire_ms": [round(v / 1e6, 4) for v in wire]}  # report plot; not in --json
         if args.pulse_commands > 0:
             sim.configure(command="pulse")
             pulsed = _driver(sim, "pulse", pulse_s=0.05)

@@ -114,7 +114,8 @@ def _ours(crops, frames, args) -> dict[str, Any]:
     return {"crop_p50_ms": _pct(crop_ms, 50), "crop_p95_ms": _pct(crop_ms, 95),
             "crop_accuracy": round(crop_ok / len(crops), 4), "crops": len(crops),
             "frame_p50_ms": _pct(frame_ms, 50), "frame_p95_ms": _pct(frame_ms, 95),
-            "frame_accuracy": round(frame_ok / len(frames), 4), "frames": len(frames)}
+            "frame_accuracy": round(frame_ok / len(frames), 4), "frames": len(frames),
+            "samples": {"crop_ms": [round(v, 3) for v in crop_ms], "frame_ms": [round(v, 2) for v in frame_ms]}}
 
 
 def sustain(seconds: float, seed: int) -> dict[str, Any]:

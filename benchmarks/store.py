@@ -64,7 +64,8 @@ def bench_outbox(folder: Path, n: int, seed: int) -> dict[str, Any]:
         store.close()
     lat = latency_ms(samples)
     return {"events": n, "events_stored": stored, "events_per_s": round(n / total_s, 1),
-            "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"], "max_ms": lat["max_ms"]}
+            "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"], "max_ms": lat["max_ms"],
+            "samples": {"outbox_append_ms": [round(v / 1e6, 4) for v in samples]}}
 
 
 def _delta(base: int, size: int, seed: int, start: int | None = None) -> list[dict[str, Any]]:

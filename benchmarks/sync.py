@@ -24,13 +24,15 @@ import os
 import random
 import secrets
 import socket
+import sqlite3
 import string
+import threading
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -282,6 +284,61 @@ def drain(store: LocalStore, c: Any, deadline_s: float = 600) -> None:
             raise RuntimeError(f"outbox not drained: {store.outbox.backlog()} left")
 
 
+class Timeline:
+    """A count sampled every ``every_s`` on a thread of its own, for the report's throughput-over-time
+    plot; ``open_count`` runs on that thread (a connection belongs to the thread that made it)."""
+
+    def __init__(self, open_count: Callable[[], Callable[[], int]], every_s: float = 0.1):
+        self.open_count, self.every_s = open_count, every_s
+        self.t_s: list[float] = []
+        self.count: list[int] = []
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="timeline", daemon=True)
+
+    def _run(self) -> None:
+        count = self.open_count()
+        t0 = time.perf_counter()
+        self._ready.set()
+        while True:
+            self.t_s.append(round(time.perf_counter() - t0, 3))
+            self.count.append(count())
+            if self._stop.is_set():
+                return  # that was the final count, taken after the work ended
+            self._stop.wait(self.every_s)
+
+    def __enter__(self) -> "Timeline":
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def series(self, what: str = "events") -> dict[str, Any]:
+        return {"t_s": self.t_s, "count": self.count, "what": what}
+
+
+def sent_counter(db: Path) -> Callable[[], Callable[[], int]]:
+    """Events a gate's outbox holds as sent, read through a read-only connection of its own."""
+    def open_count() -> Callable[[], int]:
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, check_same_thread=False)
+        return lambda: int(conn.execute("SELECT count(*) FROM events WHERE sent_at IS NOT NULL").fetchone()[0])
+    return open_count
+
+
+def central_counter(db_url: str, gates: list[str]) -> Callable[[], Callable[[], int]]:
+    """Events the service holds from ``gates`` (PostgreSQL through psycopg)."""
+    def open_count() -> Callable[[], int]:
+        import psycopg
+
+        conn = psycopg.connect(db_url.replace("postgresql+psycopg://", "postgresql://", 1), autocommit=True)
+        return lambda: int(conn.execute("SELECT count(*) FROM gate_events WHERE gate_id = ANY(%s)",
+                                        (gates,)).fetchone()[0])  # type: ignore[index]
+    return open_count
+
+
 def sent_ids(store: LocalStore) -> set[str]:
     return {r[0] for r in store.db.query("SELECT event_id FROM events WHERE sent_at IS NOT NULL")}
 
@@ -316,16 +373,18 @@ def bench_drain(svc: ServiceProcess, api: Api, site_id: str, folder: Path, args:
         ids = fill(store, args.drain_events, args.seed)
         c = client(svc.url, store, site_id, gate, api.gate_token(gate), args.batch_size)
         log.info("drain: one gate pushes %d queued events", len(ids))
-        t = time.perf_counter()
-        drain(store, c)
-        s = time.perf_counter() - t
+        with Timeline(sent_counter(folder / "drain" / "gate.db")) as timeline:
+            t = time.perf_counter()
+            drain(store, c)
+            s = time.perf_counter() - t
         c.close()
         counts = central_counts(svc.db_url, gate, ids)
     finally:
         store.close()
     log.info("drain: %.0f events/s", len(ids) / s)
     return {"drain_events": len(ids), "drain_s": round(s, 3), "drain_events_per_s": round(len(ids) / s, 1),
-            "drain_lost": counts["lost"], "drain_duplicated": counts["duplicated_by_id"]}
+            "drain_lost": counts["lost"], "drain_duplicated": counts["duplicated_by_id"],
+            "series": {"drain": timeline.series()}}
 
 
 def bench_ingest(svc: ServiceProcess, api: Api, site_id: str, folder: Path, args: argparse.Namespace) -> dict[str, Any]:
@@ -343,9 +402,12 @@ def bench_ingest(svc: ServiceProcess, api: Api, site_id: str, folder: Path, args
     for _ in gates:
         ready.get(timeout=300)
     log.info("ingest: go")
-    t0 = time.time()
-    go.set()
-    done = [results.get(timeout=600) for _ in gates]
+    sampled = svc.db_url.startswith("postgresql")
+    with (Timeline(central_counter(svc.db_url, gates), every_s=0.2) if sampled
+          else contextlib.nullcontext()) as timeline:
+        t0 = time.time()
+        go.set()
+        done = [results.get(timeout=600) for _ in gates]
     wall = max(r[2] for r in done if r[2] is not None) - t0 if all(r[1] is not None for r in done) else None
     for p in procs:
         p.join(30)
@@ -358,7 +420,8 @@ def bench_ingest(svc: ServiceProcess, api: Api, site_id: str, folder: Path, args
     log.info("ingest: %d events in %.2f s", total, wall)
     return {"ingest_gates": args.gates, "ingest_events": total, "ingest_stored": stored, "ingest_s": round(wall, 3),
             "ingest_events_per_s": round(total / wall, 1),
-            "ingest_slowest_gate_s": round(max(r[2] - r[1] for r in done), 3)}
+            "ingest_slowest_gate_s": round(max(r[2] - r[1] for r in done), 3),
+            "series": {"ingest": timeline.series()} if timeline else {}}
 
 
 def bench_permit_latency(svc: ServiceProcess, api: Api, site_id: str, folder: Path, args: argparse.Namespace,
@@ -406,7 +469,7 @@ def bench_permit_latency(svc: ServiceProcess, api: Api, site_id: str, folder: Pa
         runner.stop()
         store.close()
     ms = sorted(samples)
-    return {"p50_ms": round(percentile(ms, 50), 1), "max_ms": round(ms[-1], 1), "trials": len(ms),
+    return {"p50_ms": round(percentile(ms, 50), 1), "max_ms": round(ms[-1], 1), "trials": len(ms), "samples": ms,
             **({"poll_interval_s": interval} if not mqtt else {})}
 
 
@@ -475,14 +538,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             out: dict[str, Any] = {"benchmark": "sync", "service_workers": args.workers,
                                    "database": "postgresql" if db_url.startswith("postgres") else db_url.split(":")[0],
                                    "batch_size": args.batch_size}
-            out.update(bench_drain(svc, api, site_id, folder, args))
-            out.update(bench_ingest(svc, api, site_id, folder, args))
+            drained = bench_drain(svc, api, site_id, folder, args)
+            ingested = bench_ingest(svc, api, site_id, folder, args)
+            series = drained.pop("series") | ingested.pop("series")
+            out.update(drained)
+            out.update(ingested)
             lat_mqtt = bench_permit_latency(svc, api, site_id, folder, args, mqtt=args.mqtt)
             lat_poll = bench_permit_latency(svc, api, site_id, folder, args, mqtt=None)
             out["permit_latency_ms"] = {"mqtt_p50": lat_mqtt["p50_ms"], "mqtt_max": lat_mqtt["max_ms"],
                                         "poll_p50": lat_poll["p50_ms"], "poll_max": lat_poll["max_ms"],
                                         "poll_interval_s": lat_poll["poll_interval_s"], "trials": args.trials}
             out.update(bench_faults(svc, api, site_id, folder, args))
+            # for the report's plots; the CLI leaves them out of --json
+            out["samples"] = {"permit_latency_mqtt_ms": lat_mqtt["samples"], "permit_latency_poll_ms": lat_poll["samples"]}
+            out["series"] = series
         finally:
             svc.stop()
     meets = {

@@ -224,7 +224,9 @@ class SiteRun:
         (o / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
         truth = {"visits": [v.as_dict() for v in visits],
                  "trucks": [{"id": t.id, "plate": t.plate, "route": t.route_name, "gates": t.route,
-                             "status": t.status, "trip_id": t.trip_id, "passed": t.passed} for t in trucks]}
+                             "status": t.status, "trip_id": t.trip_id, "passed": t.passed,
+                             "clearance_min": None if t.clearance_sim is None else round(t.clearance_sim / 60, 2)}
+                            for t in trucks]}
         (o / "truth.json").write_text(json.dumps(truth, ensure_ascii=False), encoding="utf-8")
 
     def _wait_synced(self, timeout: float) -> bool:

@@ -18,7 +18,10 @@ from edge.plate.charset import CHARS
 from edge.plate.text import CN_RE, VN_RE, XX_RE
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
-DEFAULT_MODEL = MODEL_DIR / "recognizer.xml"
+FP_MODEL = MODEL_DIR / "recognizer.xml"
+INT8_MODEL = MODEL_DIR / "recognizer-int8.xml"
+#: The INT8 model where quantisation kept accuracy (edge.plate.training.quantize), else FP16 weights.
+DEFAULT_MODEL = INT8_MODEL if INT8_MODEL.exists() else FP_MODEL
 
 
 @dataclass(frozen=True)

@@ -148,10 +148,15 @@ def run_site(workdir: Path, quick: bool) -> Outcome:
     cmd = site_command(workdir, quick)
     started = time.perf_counter()
     log.info("site: %s", " ".join(cmd[1:]))
-    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
     summary_path, truth_path = workdir / "summary.json", workdir / "truth.json"
+    summary_path.unlink(missing_ok=True)  # an earlier run's summary must not pass for this one's
+    try:
+        done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=900)
+        failure = f"gate-sim site exited {done.returncode}: {done.stderr.strip()[-1500:]}"
+    except subprocess.TimeoutExpired:
+        failure = "gate-sim site did not finish within 900 s"
     if not summary_path.exists():
-        out = Outcome(SITE_NAME, error=f"gate-sim site exited {done.returncode}: {done.stderr.strip()[-1500:]}")
+        out = Outcome(SITE_NAME, error=failure)
     else:
         truth = json.loads(truth_path.read_text(encoding="utf-8")) if truth_path.exists() else {}
         out = site_figures(json.loads(summary_path.read_text(encoding="utf-8")), truth)

@@ -27,6 +27,7 @@ from edge.config.secrets import MissingSecret, gate_token, read_secret
 from edge.drivers import build_drivers
 from edge.gate import GateRuntime, Listener
 from edge.localstore import LocalStore, StoreError
+from edge.localstore.errors import StoreFull
 from edge.metrics import GateMetrics
 from edge.sdnotify import Notifier
 from edge.sim.world import Lane
@@ -53,7 +54,11 @@ class Daemon:
         self.stop_event = threading.Event()
         self.started = time.time()
         self.store = LocalStore.from_config(cfg.store)
-        self._seed_yards()
+        try:
+            self._seed_yards()
+        except StoreError:
+            self.store.close()  # the caller may retry (full disk): leave no connection behind
+            raise
         self.drivers = build_drivers(cfg, lane)
         self.metrics = GateMetrics(cfg.gate_id)
         self.runtime = GateRuntime(cfg, site, self.store, self.drivers.camera, self.drivers.reader,
@@ -220,16 +225,56 @@ def main(argv: list[str] | None = None) -> int:
         print(f"gate-daemon: configuration errors:\n{exc}", file=sys.stderr)
         return EXIT_CONFIG
     logs.setup(cfg.log_level)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
     try:
-        daemon = Daemon(cfg, site)
+        daemon = open_when_space(cfg, site, stop)
     except StoreError as exc:
         log.critical("store_unusable", extra={"error": str(exc)})
         print(f"gate-daemon: {exc}", file=sys.stderr)
         return EXIT_STORE
+    if daemon is None:  # stopped while waiting for disk space
+        return 0
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: daemon.stop_event.set())
+    if stop.is_set():
+        daemon.stop_event.set()
     daemon.run()
     return 0
+
+
+def _waits_for_space(exc: StoreError) -> bool:
+    """A store that cannot be written for lack of space (or a file-size limit, which SQLite reports as an
+    I/O error) may recover by itself; a damaged or read-only one will not."""
+    return isinstance(exc, StoreFull) or "disk i/o error" in str(exc).lower()
+
+
+def open_when_space(cfg: GateConfig, site: SiteConfig, stop: threading.Event,
+                    notifier: Notifier | None = None, max_wait_s: float = 5.0) -> Daemon | None:
+    """Build the daemon; on a full disk, wait (barrier untouched, systemd told why and kept fed) and
+    retry instead of exiting: under ``Restart=on-failure`` an exit would only restart into the same
+    full disk, again and again, until systemd's start limit gives up on the gate for good."""
+    notifier = notifier or Notifier()
+    delay, waiting = 0.5, False
+    while True:
+        try:
+            daemon = Daemon(cfg, site, notifier=notifier)
+        except StoreError as exc:
+            if not _waits_for_space(exc):
+                raise
+            if not waiting:
+                log.critical("store_full_waiting", extra={"error": str(exc)})
+                notifier.ready(status=f"waiting for disk space: {exc}")
+                waiting = True
+            notifier.watchdog()
+            if stop.wait(delay):
+                return None
+            delay = min(max_wait_s, delay * 2)
+            continue
+        if waiting:
+            log.info("store_space_back", extra={"path": str(cfg.store.path)})
+        return daemon
 
 
 if __name__ == "__main__":

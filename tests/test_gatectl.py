@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 import pytest
+
+from edge.config.models import OpenVinoReader
 from click.testing import CliRunner
 
 from edge.gatectl.cli import cli
@@ -143,10 +145,23 @@ def test_selftest_reports_each_check(filled: Path) -> None:
     result = run(filled, "selftest", "--json")
     out = json.loads(result.output)
     by_name = {c["name"]: c for c in out["checks"]}
-    assert set(by_name) == {"store", "disk", "clock", "camera", "barrier", "cloud"}
+    assert set(by_name) == {"store", "disk", "clock", "camera", "barrier", "plate models", "cloud"}
     assert by_name["store"]["status"] == "pass"
+    assert by_name["plate models"]["status"] == "pass"  # sim reader: nothing to load
     assert by_name["camera"]["status"] == "warn" and by_name["camera"]["hint"]
     assert result.exit_code == 0
+
+
+def test_selftest_loads_the_plate_models_of_an_openvino_reader(tmp_path: Path) -> None:
+    from edge.config import load_gate_config
+    from edge.gatectl.selftest import check_plate_models
+    from tests.conftest import write_gate_file
+    cfg, _ = load_gate_config(write_gate_file(tmp_path / "box"))
+    ok = check_plate_models(cfg.model_copy(update={"reader": OpenVinoReader(type="openvino")}))
+    assert ok.status == "pass" and "test plate read" in ok.detail
+    bad = check_plate_models(cfg.model_copy(update={"reader": OpenVinoReader(
+        type="openvino", recognizer=tmp_path / "missing.xml")}))
+    assert bad.status == "fail" and "missing.xml" in bad.detail and bad.hint
 
 
 def test_selftest_fails_on_unreachable_cloud(tmp_path: Path) -> None:

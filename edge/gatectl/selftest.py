@@ -127,6 +127,28 @@ def check_token(cfg: GateConfig, health_url: str) -> Check:
                  else f"{url}: HTTP {r.status_code}", "" if ok else "the gate API answered with an error")
 
 
+def check_plate_models(cfg: GateConfig) -> Check:
+    """The recogniser and detector load and compile, and read a rendered plate right."""
+    if cfg.reader.type != "openvino":
+        return Check("plate models", "pass", f"reader type {cfg.reader.type!r}: no models to load")
+    try:
+        import random
+
+        from edge.plate.detector import TextDetector
+        from edge.plate.recognizer import DEFAULT_MODEL, Recognizer
+        from edge.plate.synth import render_plate
+
+        rec = Recognizer(cfg.reader.recognizer or DEFAULT_MODEL)
+        TextDetector(cfg.reader.detector)
+        read = rec.read(render_plate("51F-065.32", "vn1", random.Random(0)), 1)
+    except (FileNotFoundError, RuntimeError, OSError) as exc:
+        return Check("plate models", "fail", str(exc), "reinstall the package (models ship inside it)")
+    if read.text != "51F06532":
+        return Check("plate models", "fail", f"test plate read as {read.text!r}", "model files damaged: reinstall")
+    return Check("plate models", "pass", f"recogniser and detector compiled; test plate read ({read.confidence:.2f})")
+
+
 def run_selftest(cfg: GateConfig, daemon: dict[str, Any] | None, last_event_ts: str | None) -> list[Check]:
     return [check_store(cfg), check_disk(cfg), check_clock(cfg, last_event_ts),
-            check_from_daemon("camera", daemon, cfg), check_from_daemon("barrier", daemon, cfg), check_cloud(cfg)]
+            check_from_daemon("camera", daemon, cfg), check_from_daemon("barrier", daemon, cfg),
+            check_plate_models(cfg), check_cloud(cfg)]

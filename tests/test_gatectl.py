@@ -13,10 +13,9 @@ from pathlib import Path
 
 import click
 import pytest
-
-from edge.config.models import OpenVinoReader
 from click.testing import CliRunner
 
+from edge.config.models import OpenVinoReader
 from edge.gatectl.cli import cli
 from edge.localstore import LocalStore
 from tests.conftest import REPO

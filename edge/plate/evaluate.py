@@ -77,6 +77,8 @@ def run(items: list[Item], pipeline: PlatePipeline, crops: bool,
     for i, item in enumerate(items):
         image = cv2.imread(str(item.path))
         if image is None:
+            if progress:
+                progress(i + 1, len(items))
             yield Result(item, None, 0.0, 0.0)
             continue
         t0 = time.perf_counter()

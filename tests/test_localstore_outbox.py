@@ -221,3 +221,24 @@ def test_append_is_visible_to_a_second_connection(tmp_path):
         assert tuple(row) == (ev.seq, ev.event_id)
     finally:
         store.close()
+
+
+def test_committed_pages_reach_the_database_file_off_the_commit_path(tmp_path):
+    """The writer never checkpoints in a commit; the store's checkpointer thread moves WAL pages into
+    the database file within a few seconds (else the file would stay at its initial size)."""
+    import time
+
+    from edge.localstore import LocalStore
+
+    store = LocalStore(tmp_path / "gate.db", tmp_path / "snaps")
+    try:
+        assert store.db.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        before = (tmp_path / "gate.db").stat().st_size
+        for i in range(300):
+            store.outbox.append("fault", reason="filler", payload={"i": i, "pad": "x" * 500})
+        end = time.monotonic() + 10
+        while (tmp_path / "gate.db").stat().st_size < before + 100_000:
+            assert time.monotonic() < end, "WAL pages never reached the database file"
+            time.sleep(0.1)
+    finally:
+        store.close()

@@ -25,6 +25,45 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+class Checkpointer:
+    """Copies committed WAL pages into the database file from a thread of its own.
+
+    SQLite's automatic checkpoint runs inside the commit that crosses 1,000 WAL pages: the writer
+    that happens to commit then (a decision's event, a large permit delta) waits for the copy and
+    its fsync. Here the writer's automatic checkpoint is off and this thread checkpoints (PASSIVE:
+    it never blocks a reader or writer) every ``interval_s``. Durability does not depend on it: a
+    commit is durable once its WAL frames are fsynced.
+    """
+
+    def __init__(self, path: Path, interval_s: float = 1.0):
+        self.path, self.interval_s = path, interval_s
+        self._stop = threading.Event()
+        self._failed_logged = False
+        self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn = _connect(self.path)
+        try:
+            while not self._stop.wait(self.interval_s):
+                self.checkpoint(conn)
+        finally:
+            conn.close()
+
+    def checkpoint(self, conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self._failed_logged = False
+        except sqlite3.DatabaseError as exc:  # full disk, I/O error: the WAL keeps the data meanwhile
+            if not self._failed_logged:
+                log.warning("checkpoint_failed", extra={"path": str(self.path), "error": str(exc)})
+                self._failed_logged = True
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
 def _is_damage(exc: sqlite3.DatabaseError) -> bool:
     """True for errors that say the file itself is damaged (not locked, unreadable or unwritable)."""
     return isinstance(translate(exc, ""), StoreCorrupt)
@@ -105,6 +144,7 @@ class Database:
         self.read_lock = threading.Lock()
         self.reader = _connect(self.path)
         self.reader.execute("PRAGMA query_only = ON")
+        self.checkpointer = Checkpointer(self.path)
 
     def _open(self, existed: bool, on_corrupt: str) -> sqlite3.Connection:
         checked, damage = _check_read_only(self.path) if existed else (True, None)
@@ -147,6 +187,8 @@ class Database:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: large deltas rewrite fewer index pages
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # the Checkpointer thread does it, off the commit path
+            conn.execute("PRAGMA journal_size_limit = 67108864")  # a WAL grown by a large delta shrinks back
             migrate(conn)
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -200,6 +242,7 @@ class Database:
                 raise translate(exc, self.path) from exc
 
     def close(self) -> None:
+        self.checkpointer.stop()
         with self.lock, self.read_lock:
             self.conn.close()
             self.reader.close()

@@ -58,6 +58,8 @@ def _fold(ch: str) -> str:
 
 
 _ASCII_PLATE = re.compile(r"[0-9A-Za-z \-._/\t]{1,64}")
+#: Latin, separators and the allowed Chinese characters only: no folding needed, just drop and upper.
+_SIMPLE_PLATE = re.compile(rf"[0-9A-Za-z \-._/\t{''.join(sorted(CJK_ALLOWED))}]{{1,64}}")
 _ASCII_DROP = str.maketrans("", "", " -._/\t")
 
 
@@ -67,7 +69,7 @@ def clean(raw: str) -> str:
         raise InvalidPlate(f"plate must be text, not {type(raw).__name__}")
     if len(raw) > 64:
         raise InvalidPlate("plate text longer than 64 characters")
-    if _ASCII_PLATE.fullmatch(raw):  # the common case, without the per-character walk
+    if _ASCII_PLATE.fullmatch(raw) or _SIMPLE_PLATE.fullmatch(raw):  # without the per-character walk
         result = raw.translate(_ASCII_DROP).upper()
         if not MIN_LEN <= len(result) <= MAX_LEN:
             raise InvalidPlate(f"plate {raw!r} has {len(result)} characters, expected {MIN_LEN}-{MAX_LEN}")

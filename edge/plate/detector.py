@@ -9,12 +9,13 @@ is a plate is then settled by the recogniser and the plate grammars (:mod:`edge.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from edge.plate.ovmodel import CompiledModel
 
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
 _STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
@@ -39,18 +40,7 @@ class Candidate:
 class TextDetector:
     def __init__(self, model: Path | None = None, max_side: int = 640, threads: int = 0,
                  thresh: float = 0.3, box_thresh: float = 0.5, unclip: float = 1.6):
-        import openvino as ov
-
-        model = model or default_model()
-        if not model.exists():
-            raise FileNotFoundError(f"plate detector model {model} is missing")
-        core = ov.Core()
-        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = threads
-        self._compiled = core.compile_model(core.read_model(str(model)), "CPU", config)
-        self._request = self._compiled.create_infer_request()
-        self._lock = threading.Lock()
+        self._model = CompiledModel(model or default_model(), "plate detector", threads)
         self.max_side, self.thresh, self.box_thresh, self.unclip = max_side, thresh, box_thresh, unclip
 
     def text_boxes(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
@@ -60,9 +50,7 @@ class TextDetector:
         nh, nw = max(32, int(round(h * scale / 32)) * 32), max(32, int(round(w * scale / 32)) * 32)
         rgb = cv2.cvtColor(cv2.resize(image, (nw, nh)), cv2.COLOR_BGR2RGB).astype(np.float32)
         x = ((rgb - _MEAN) / _STD).transpose(2, 0, 1)[None]
-        with self._lock:
-            self._request.infer({0: x})
-            prob = self._request.get_output_tensor(0).data[0, 0].copy()
+        prob = self._model.run(x)[0, 0]
         mask = (prob > self.thresh).astype(np.uint8)
         contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
         sx, sy = w / nw, h / nh

@@ -7,7 +7,6 @@ several crops (and both row readings of an ambiguous crop) go through in one bat
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from edge.plate import prep
 from edge.plate.charset import CHARS
+from edge.plate.ovmodel import CompiledModel
 from edge.plate.text import CN_RE, VN_RE, XX_RE
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
@@ -68,24 +68,11 @@ class Recognizer:
     """Compiled once per process; :meth:`read` is safe from several threads (one request at a time)."""
 
     def __init__(self, model: Path = DEFAULT_MODEL, threads: int = 0):
-        import openvino as ov  # imported here so modules that only need CropRead stay light
-
-        if not model.exists():
-            raise FileNotFoundError(f"recogniser model {model} is missing (see edge/plate/training)")
-        core = ov.Core()
-        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY"}
-        if threads:
-            config["INFERENCE_NUM_THREADS"] = threads
-        self._compiled = core.compile_model(core.read_model(str(model)), "CPU", config)
-        self._request = self._compiled.create_infer_request()
-        self._lock = threading.Lock()
+        self._model = CompiledModel(model, "recogniser (see edge/plate/training)", threads)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """N×1×32×160 float32 → N×T×K probabilities."""
-        with self._lock:
-            self._request.infer({0: batch})
-            logits = self._request.get_output_tensor(0).data.copy()
-        return _softmax(logits)
+        return _softmax(self._model.run(batch))
 
     def read_many(self, crops: list[np.ndarray], rows: list[int | None] | None = None) -> list[CropRead]:
         """Read several crops (BGR or grey) in one batch; ``rows`` given per crop, or told by shape."""

@@ -66,11 +66,12 @@ def _app(database: Database, site: Path, mqtt_url: str | None):  # type: ignore[
     site_cfg = load_site_config(site)
     service = Service(database, site_cfg)
     if mqtt_url:
-        from cloud.live import LivePublisher
+        from cloud.live import LivePublisher, listen_status
         host_, _, port_ = mqtt_url.partition(":")
         publisher = LivePublisher(site_cfg.id, host_, int(port_ or 1883))
         service.notify = publisher.permits_changed
         service.announce = publisher.queue_call
+        listen_status(service, host_, int(port_ or 1883))  # the gates' online/offline for the monitor
     return create_app(service)
 
 

@@ -1,17 +1,24 @@
 """Live channel (optional): MQTT notices to gates that their permits changed, so they pull at once.
 
 Topics: ``border-gate/<site>/gates/<gate>/permits`` ("pull now", QoS 1) and, published by each gate,
-``border-gate/<site>/gates/<gate>/status`` (retained "online", last will "offline"). Everything works
-without it: gates also poll.
+``border-gate/<site>/gates/<gate>/status`` (retained "online", last will "offline"), which the service
+records (``StatusListener``, ``cloud/presence.py``) for the gate monitor. Everything works without it:
+gates also poll, and the monitor then judges a gate by its last sync.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as mqtt
+
+if TYPE_CHECKING:
+    from cloud.api.deps import Service
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +60,72 @@ class LivePublisher:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+class StatusListener:
+    """Subscribes (QoS 1) to every gate's status topic of the site and hands each report of a site gate to
+    ``on_status(gate_id, online)``. Retained reports arrive on each (re)connect, so a restarted service, or
+    one whose broker link came back, learns the current state at once. ``connected`` tells whether the
+    reports are current: while it is clear the monitor falls back to the event window."""
+
+    def __init__(self, site: str, gates: set[str], host: str, port: int,
+                 on_status: Callable[[str, bool], None], client_id: str | None = None):
+        self.site, self.gates, self.on_status = site, gates, on_status
+        self.topic = status_topic(site, "+")
+        self.connected = threading.Event()
+        self.reports = 0
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "", clean_session=True)
+        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.connect_async(host, port, keepalive=30)
+        self.client.loop_start()
+
+    def _on_connect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
+                    properties: Any = None) -> None:
+        if reason_code.is_failure:
+            log.warning("live_status_connect_refused", extra={"reason": str(reason_code)})
+            return
+        client.subscribe(self.topic, qos=1)  # clean session: subscribe again on every connect
+        self.connected.set()
+
+    def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
+                       properties: Any = None) -> None:
+        self.connected.clear()
+        log.warning("live_status_disconnected", extra={"reason": str(reason_code)})
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        parts = msg.topic.split("/")
+        gate = parts[3] if len(parts) == 5 else ""
+        payload = msg.payload.decode("utf-8", "replace")
+        if gate not in self.gates or payload not in ("online", "offline"):
+            # Anyone on the broker can publish: only the site's gates and the two states are recorded.
+            log.warning("live_status_ignored", extra={"topic": msg.topic[:200], "payload": payload[:40]})
+            return
+        try:
+            self.on_status(gate, payload == "online")
+            self.reports += 1
+        except Exception:  # a database error must not kill paho's network thread; the next report retries
+            log.exception("live_status_not_recorded", extra={"gate": gate})
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+        self.connected.clear()
+
+
+def listen_status(service: Service, host: str, port: int = 1883, client_id: str | None = None) -> StatusListener:
+    """Record the gates' status reports in the service's database and let its monitor use them (what
+    ``gate-cloud serve --mqtt`` does)."""
+    from cloud import presence
+    from cloud.store.db import utcnow
+
+    def store(gate: str, online: bool) -> None:
+        with service.db.begin() as conn:
+            if presence.record(service.db, conn, gate, online, utcnow()):
+                log.info("gate_presence", extra={"gate": gate, "online": online})
+
+    listener = StatusListener(service.site.id, {g.id for g in service.site.gates}, host, port, store, client_id)
+    service.live_status = listener.connected.is_set
+    return listener

@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, case, func, select
 
+from cloud import presence
 from cloud.store import schema
 from cloud.store.db import utcnow
 from edge.config.models import SiteConfig
 
-ONLINE_WINDOW = timedelta(minutes=5)  # a gate that synced within this is shown online
+ONLINE_WINDOW = timedelta(minutes=5)  # without MQTT status: a gate that synced within this is shown online
 ALLOWING = ("permit_ok", "operator_override")
 
 
@@ -34,6 +35,8 @@ class GateStatus:
     passages: list[Any]  # latest passage events
     barrier: Any | None  # latest barrier event (its reason is the arm's last movement)
     lag_s: float | None  # receipt delay of the newest event: how far behind the gate's outbox is
+    source: str = "events"  # "mqtt": online from the gate's status topic; "events": synced within ONLINE_WINDOW
+    changed_at: datetime | None = None  # mqtt: when the gate went online/offline
 
 
 def aware(dt: datetime | None) -> datetime | None:
@@ -43,23 +46,32 @@ def aware(dt: datetime | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
-def monitor(conn: Connection, site: SiteConfig, reads: int = 5, now: datetime | None = None) -> list[GateStatus]:
+def monitor(conn: Connection, site: SiteConfig, reads: int = 5, now: datetime | None = None,
+            live: bool = False) -> list[GateStatus]:
+    """``live``: the service receives the gates' MQTT status now, so a gate that has reported one is shown
+    by it (an idle gate stays online; a dead link shows offline within the broker's keepalive). A gate
+    without a report (no live channel configured), or every gate when ``live`` is false, is judged by its
+    last sync (``ONLINE_WINDOW``)."""
     now = now or utcnow()
     g, e = schema.gates, schema.gate_events
     known = {r.id: r for r in conn.execute(select(g))}
+    reported = presence.load(conn) if live else {}
     out = []
     for gate in site.gates:
         row = known.get(gate.id)
         last = aware(row.last_seen_at) if row else None
+        active = bool(row and row.active)
+        state = reported.get(gate.id)
         recent = select(e).where(e.c.gate_id == gate.id).order_by(e.c.seq.desc())
         newest = conn.execute(recent.limit(1)).first()
         out.append(GateStatus(
-            gate_id=gate.id, name=gate.name, registered=row is not None, active=bool(row and row.active),
-            last_seen_at=last, online=bool(row and row.active and last and now - last <= ONLINE_WINDOW),
+            gate_id=gate.id, name=gate.name, registered=row is not None, active=active, last_seen_at=last,
+            online=(active and state.online) if state else bool(active and last and now - last <= ONLINE_WINDOW),
             reads=conn.execute(recent.where(e.c.type == "decision").limit(reads)).all(),
             passages=conn.execute(recent.where(e.c.type == "passage").limit(reads)).all(),
             barrier=conn.execute(recent.where(e.c.type == "barrier").limit(1)).first(),
-            lag_s=(aware(newest.received_at) - aware(newest.ts)).total_seconds() if newest else None))  # type: ignore[operator]
+            lag_s=(aware(newest.received_at) - aware(newest.ts)).total_seconds() if newest else None,  # type: ignore[operator]
+            source="mqtt" if state else "events", changed_at=state.changed_at if state else None))
     return out
 
 

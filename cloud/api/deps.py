@@ -23,6 +23,9 @@ class Service:
     # Queue calls from the console (gate id, call): published on the live channel when there is one; the
     # call is also stored, so a gate without the live channel pulls it (see cloud/web/gatecalls.py).
     announce: Callable[[str, dict[str, Any]], None] = field(default=lambda gate, call: None)
+    # Whether the gates' MQTT status reports are being received now (cloud.live.listen_status); None when
+    # the service runs without MQTT: the monitor then judges a gate by its last sync.
+    live_status: Callable[[], bool] | None = None
 
 
 def service(request: Request) -> Service:

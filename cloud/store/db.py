@@ -59,6 +59,13 @@ def _queue_call_index(conn: Connection) -> None:
     _index(schema.queue_numbers, "queue_numbers_calls").create(conn, checkfirst=True)
 
 
+@migration(4)
+def _gate_presence(conn: Connection) -> None:
+    """The gates' online flags from their MQTT status topic (cloud/presence.py): the monitor called an idle
+    but healthy gate offline when it only looked at when the gate last sent events."""
+    schema.gate_presence.create(conn, checkfirst=True)
+
+
 def _index(table: Table, name: str) -> Index:
     return next(i for i in table.indexes if i.name == name)
 

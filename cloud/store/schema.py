@@ -177,6 +177,14 @@ queue_numbers = Table(
     Index("queue_numbers_calls", "gate_id", "called_at"),  # migration 3: every gate pulls its calls each round
 )
 
+gate_presence = Table(  # migration 4: each gate's online flag as its MQTT live channel last reported it
+    "gate_presence", metadata,
+    Column("gate_id", String(64), primary_key=True),  # a site gate (not a foreign key: reported before registration)
+    Column("online", Boolean, nullable=False),
+    Column("changed_at", TS, nullable=False),  # when the flag last changed (receipt time at the service)
+    Column("reported_at", TS, nullable=False),  # the latest report, changed or not
+)
+
 watchlist = Table(
     "watchlist", metadata,
     Column("plate", String(16), primary_key=True),

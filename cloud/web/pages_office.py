@@ -29,19 +29,26 @@ Searcher = Annotated[Ctx, Depends(signed_in("admin", "agency"))]
 CSV_MAX_ROWS = 50_000
 
 
+def _gates(ctx: Ctx) -> dict[str, object]:
+    """The gate cards and where their online flag comes from: "mqtt" (the gates' status topic, received
+    now), "mqtt_down" (the service has MQTT but its broker link is down: reports may be stale, so the
+    event window is used) or "events" (the service runs without MQTT)."""
+    probe = ctx.svc.live_status
+    source = "events" if probe is None else ("mqtt" if probe() else "mqtt_down")
+    with ctx.svc.db.begin() as conn:
+        gates = R.monitor(conn, ctx.svc.site, live=source == "mqtt")
+    return {"gates": gates, "status_source": source, "window_min": int(R.ONLINE_WINDOW.total_seconds() // 60)}
+
+
 @router.get("/monitor")
 def monitor(ctx: Admin) -> Response:
-    with ctx.svc.db.begin() as conn:
-        gates = R.monitor(conn, ctx.svc.site)
-    return ctx.render("monitor.html", gates=gates)
+    return ctx.render("monitor.html", **_gates(ctx))
 
 
 @router.get("/monitor/live")
 def monitor_live(ctx: Admin) -> Response:
     """The gate cards alone, for the page's polling script (server-rendered, so escaped like the page)."""
-    with ctx.svc.db.begin() as conn:
-        gates = R.monitor(conn, ctx.svc.site)
-    return ctx.render("_gates.html", gates=gates)
+    return ctx.render("_gates.html", **_gates(ctx))
 
 
 def _searcher(ctx: Ctx) -> None:

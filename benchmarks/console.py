@@ -180,6 +180,12 @@ def fill(db_url: str, args: argparse.Namespace) -> dict[str, Any]:
         pg.commit()
         pg.autocommit = True
         pg.execute("ANALYZE")
+    from sqlalchemy import text
+
+    from cloud import tallies
+    with db.begin() as conn:  # the events went in by COPY, around ingest: count them as ingest would have
+        tallies.rebuild(conn)
+        conn.execute(text("ANALYZE event_tallies"))
     db.dispose()
     total_s = time.perf_counter() - t0
     log.info("filled in %.1f s (events %.1f s)", total_s, events_s)

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Connection, select, update
 
+from cloud import tallies
 from cloud.compiler import compile_trip
 from cloud.store import schema
 from cloud.store.db import Database, utcnow
@@ -96,6 +97,8 @@ def ingest(db: Database, conn: Connection, site: SiteConfig, gate_id: str, event
                      .with_for_update(key_share=True)).all()
     for e in passages:
         changed |= _passage(db, conn, site, gate_id, e)
+    # Statistics' counts, in this transaction and for the newly stored events only: each counted once.
+    tallies.add(conn, gate_id, [e for e in {e.event_id: e for e in events}.values() if e.event_id in new_ids])
     conn.execute(update(schema.gates).where(schema.gates.c.id == gate_id).values(last_seen_at=now))
     return {"stored": [i for i in ids if i in owned], "new": len(new_ids), "changed_gates": sorted(changed)}
 

@@ -1,12 +1,14 @@
 """The central office's read side: gate monitor, event search and statistics.
 
 Every query is bounded (a time window, a row limit) and walks an index of ``gate_events`` (gate+seq,
-plate+ts, ts), so a page costs the same with a million events as with a thousand. Times are stored in
+plate+ts, ts), so a page costs the same with a million events as with a thousand. Passages per day and
+refusals by reason come from the hourly tallies kept at ingest (``cloud/tallies.py``). Times are stored in
 UTC; days are counted in the site's time zone.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -14,13 +16,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, case, func, select
 
-from cloud import presence
+from cloud import presence, tallies
 from cloud.store import schema
 from cloud.store.db import utcnow
 from edge.config.models import SiteConfig
 
 ONLINE_WINDOW = timedelta(minutes=5)  # without MQTT status: a gate that synced within this is shown online
-ALLOWING = ("permit_ok", "operator_override")
+ALLOWING = tallies.ALLOWING
 
 
 @dataclass
@@ -140,11 +142,12 @@ def statistics(conn: Connection, site: SiteConfig, days: int = 7, now: datetime 
     e, c, t = schema.gate_events, schema.confirmations, schema.trips
     direction = {g.id: g.direction for g in site.gates}
 
-    day, day_text = _day(conn, site, e.c.ts)
+    # Passages and refusals from the hourly tallies kept at ingest (cloud/tallies.py) for the whole hours of
+    # the window, and from the events themselves for its first partial hour (at most an hour of rows).
+    edge = _next_hour(since)
     per_day: dict[str, dict[str, int]] = {}
-    for d, gate_id, n in conn.execute(select(day, e.c.gate_id, func.count()).where(
-            e.c.ts >= since, e.c.type == "passage").group_by(day, e.c.gate_id)):
-        bucket = per_day.setdefault(day_text(d), {"in": 0, "out": 0})
+    for d, gate_id, n in _tallied_passages(conn, site, edge) + _passages(conn, site, since, edge):
+        bucket = per_day.setdefault(d, {"in": 0, "out": 0})
         bucket[direction.get(gate_id, "in")] += n
     local = now.astimezone(ZoneInfo(site.timezone)).date()
     days_list = [(local - timedelta(days=i)).isoformat() for i in range(days - 1, -1, -1)]
@@ -169,10 +172,10 @@ def statistics(conn: Connection, site: SiteConfig, days: int = 7, now: datetime 
     labels = [f"<{edges[0]}h"] + [f"{a}-{b}h" for a, b in zip(edges, edges[1:])] + [f"≥{edges[-1]}h"]
     clearance = [(label, int(counts.get(i, 0))) for i, label in enumerate(labels)]
 
-    denials = [(r or "?", int(n)) for r, n in conn.execute(
-        select(e.c.reason, func.count()).where(e.c.ts >= since, e.c.type == "decision",
-                                               e.c.reason.not_in(ALLOWING))
-        .group_by(e.c.reason).order_by(func.count().desc()).limit(12))]
+    refused: dict[str, int] = {}
+    for reason, n in _tallied_denials(conn, edge) + _denials(conn, since, edge):
+        refused[reason or "?"] = refused.get(reason or "?", 0) + n
+    denials = sorted(refused.items(), key=lambda x: (-x[1], x[0]))[:12]
 
     # Read confidence of the latest SAMPLE decisions of the window (newest first on the time index): the
     # payload is JSON text, and parsing every decision of a week took most of the page's time.
@@ -183,3 +186,38 @@ def statistics(conn: Connection, site: SiteConfig, days: int = 7, now: datetime 
             tenths[min(int(value * 10), 9)] += 1
     confidence = [(f"{i / 10:.1f}", n) for i, n in enumerate(tenths)]
     return Stats(days_list, per_day, step_hours, clearance, denials, confidence)
+
+
+def _next_hour(t: datetime) -> int:
+    """The first whole UTC hour (tally bucket) at or after ``t``."""
+    return math.ceil(t.timestamp() / 3600)
+
+
+def _tallied_passages(conn: Connection, site: SiteConfig, from_hour: int) -> list[tuple[str, str, int]]:
+    """(site day, gate, passages) from the tallies of hours ≥ ``from_hour``."""
+    t, tz = schema.event_tallies, ZoneInfo(site.timezone)
+    rows = conn.execute(select(t.c.hour, t.c.gate_id, t.c.n).where(t.c.hour >= from_hour, t.c.kind == tallies.PASSAGE))
+    return [(datetime.fromtimestamp(h * 3600, tz).date().isoformat(), g, int(n)) for h, g, n in rows]
+
+
+def _tallied_denials(conn: Connection, from_hour: int) -> list[tuple[str, int]]:
+    t = schema.event_tallies
+    return [(r, int(n)) for r, n in conn.execute(select(t.c.reason, func.sum(t.c.n)).where(
+        t.c.hour >= from_hour, t.c.kind == tallies.DENIAL).group_by(t.c.reason))]
+
+
+def _passages(conn: Connection, site: SiteConfig, since: datetime, until_hour: int) -> list[tuple[str, str, int]]:
+    """(site day, gate, passages) counted from the events of [since, until_hour)."""
+    e = schema.gate_events
+    day, day_text = _day(conn, site, e.c.ts)
+    until = datetime.fromtimestamp(until_hour * 3600, timezone.utc)
+    return [(day_text(d), g, int(n)) for d, g, n in conn.execute(select(day, e.c.gate_id, func.count()).where(
+        e.c.ts >= since, e.c.ts < until, e.c.type == "passage").group_by(day, e.c.gate_id))]
+
+
+def _denials(conn: Connection, since: datetime, until_hour: int) -> list[tuple[str, int]]:
+    e = schema.gate_events
+    until = datetime.fromtimestamp(until_hour * 3600, timezone.utc)
+    return [(r, int(n)) for r, n in conn.execute(select(e.c.reason, func.count()).where(
+        e.c.ts >= since, e.c.ts < until, e.c.type == "decision", e.c.reason.not_in(ALLOWING))
+        .group_by(e.c.reason))]

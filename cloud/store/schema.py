@@ -185,6 +185,15 @@ gate_presence = Table(  # migration 4: each gate's online flag as its MQTT live 
     Column("reported_at", TS, nullable=False),  # the latest report, changed or not
 )
 
+event_tallies = Table(  # migration 5: statistics' counts kept at ingest (cloud/tallies.py)
+    "event_tallies", metadata,
+    Column("hour", BigInteger, primary_key=True),  # UTC hour: seconds since the epoch // 3600
+    Column("gate_id", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),  # passage, denial
+    Column("reason", String(64), primary_key=True),  # denial: the decision's reason; passage: ""
+    Column("n", BigInteger, nullable=False),
+)
+
 watchlist = Table(
     "watchlist", metadata,
     Column("plate", String(16), primary_key=True),

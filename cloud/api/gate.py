@@ -58,4 +58,18 @@ def pull_permits(svc: Svc, who: Gate, cursor: Annotated[int, Query(ge=0)] = 0,
         out = permits_since(conn, who.gate_id or "", cursor, limit)
         out["watchlist"] = [{"plate": r.plate, "reason": r.reason}
                             for r in conn.execute(select(schema.watchlist.c.plate, schema.watchlist.c.reason))]
+        out["yard"] = _yard_of(svc, conn, who.gate_id or "")
     return out
+
+
+def _yard_of(svc: Any, conn: Any, gate_id: str) -> dict[str, Any] | None:
+    """The occupancy of the gate's yard as the service counts it (every gate's passages).
+
+    An entry box counts only its own entries and an exit box only its own exits; without this figure
+    an entry box would call its yard full after ``capacity`` entries, whatever left meanwhile.
+    """
+    gate = next((g for g in svc.site.gates if g.id == gate_id), None)
+    if gate is None or not gate.yard:
+        return None
+    row = conn.execute(select(schema.yards.c.occupancy).where(schema.yards.c.id == gate.yard)).first()
+    return {"id": gate.yard, "direction": gate.direction, "occupancy": int(row.occupancy) if row else 0}

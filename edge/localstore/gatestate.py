@@ -81,6 +81,21 @@ class GateState:
         rows = self.db.query("SELECT capacity, occupancy FROM yards WHERE yard_id = ?", (yard_id,))
         return (rows[0][0], rows[0][1]) if rows else None
 
+    def adopt_central_occupancy(self, yard_id: str, central: int, direction: str) -> int | None:
+        """Take the service's count of a yard (every gate's passages it holds) and add this box's own
+        passages it does not hold yet (unsent): an entry box alone only ever counts up. Returns the new
+        local occupancy, or None when this box does not know the yard."""
+        sign = 1 if direction == "in" else -1
+        with self.db.transaction(durable=False) as conn:
+            if conn.execute("SELECT 1 FROM yards WHERE yard_id = ?", (yard_id,)).fetchone() is None:
+                return None
+            unsent = conn.execute("SELECT count(*) FROM events WHERE type = 'passage' AND sent_at IS NULL"
+                                  ).fetchone()[0]
+            occupancy = max(0, int(central) + sign * int(unsent))
+            conn.execute("UPDATE yards SET occupancy = ?, updated_at = ? WHERE yard_id = ?",
+                         (occupancy, datetime.now(timezone.utc).isoformat(), yard_id))
+        return occupancy
+
     @staticmethod
     def change_occupancy(conn: sqlite3.Connection, yard_id: str, delta: int) -> None:
         conn.execute("UPDATE yards SET occupancy = max(0, occupancy + ?), updated_at = ? WHERE yard_id = ?",

@@ -115,6 +115,7 @@ class PushResult:
 
 @dataclass
 class PullResult:
+    yard_occupancy: int | None = None  # the gate's yard as the service counts it, plus this box's unsent
     pages: int = 0
     full: bool = False
     upserts: int = 0
@@ -340,6 +341,7 @@ class SyncClient:
         """Pull permit pages from the local cursor until ``more`` is false; replace the central watchlist."""
         res = self.pull = PullResult()
         watchlist: list[Any] | None = None
+        yard: dict[str, Any] | None = None
         races = 0
         while not self.stop.is_set():
             cursor = self.store.permits.cursor()
@@ -349,6 +351,7 @@ class SyncClient:
             page = _permits_page(r)
             res.pages += 1
             watchlist = page["watchlist"]
+            yard = page["yard"]
             unchanged = (not page["full"] and not page["upserts"] and not page["deletes"]
                          and page["cursor"] == cursor)
             if not unchanged:
@@ -373,6 +376,9 @@ class SyncClient:
                 raise Refused(f"GET {PERMITS_PATH}: more than {MAX_PULL_PAGES} pages; the service keeps saying more")
         if watchlist is not None and not self.stop.is_set():
             res.watchlist = self.store.watchlist.replace_central(watchlist).central
+        if yard is not None and not self.stop.is_set():
+            res.yard_occupancy = self.store.state.adopt_central_occupancy(yard["id"], yard["occupancy"],
+                                                                         yard["direction"])
         return res
 
     def pull_queue_calls(self) -> PullResult:
@@ -449,7 +455,7 @@ def _permits_page(r: requests.Response) -> dict[str, Any]:
     try:
         doc = r.json()
         page = {"full": doc["full"], "cursor": doc["cursor"], "more": doc["more"], "upserts": doc["upserts"],
-                "deletes": doc["deletes"], "watchlist": doc.get("watchlist", [])}
+                "deletes": doc["deletes"], "watchlist": doc.get("watchlist", []), "yard": _yard(doc.get("yard"))}
         if not (isinstance(page["full"], bool) and isinstance(page["more"], bool)
                 and isinstance(page["cursor"], int) and page["cursor"] >= 0
                 and isinstance(page["upserts"], list) and isinstance(page["deletes"], list)
@@ -458,6 +464,16 @@ def _permits_page(r: requests.Response) -> dict[str, Any]:
     except (ValueError, KeyError, TypeError) as exc:
         raise Refused(f"GET {PERMITS_PATH}: answer does not follow the contract ({exc})", r.status_code) from exc
     return page
+
+
+def _yard(doc: Any) -> dict[str, Any] | None:
+    """The optional yard figure of a permits page (older services send none)."""
+    if doc is None:
+        return None
+    if not (isinstance(doc, dict) and isinstance(doc.get("id"), str) and doc.get("direction") in ("in", "out")
+            and type(doc.get("occupancy")) is int and 0 <= doc["occupancy"] < 1_000_000):
+        raise TypeError("wrong yard figure")
+    return {"id": doc["id"], "direction": doc["direction"], "occupancy": doc["occupancy"]}
 
 
 def _detail(r: requests.Response) -> str:

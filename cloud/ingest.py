@@ -108,13 +108,7 @@ def _passage(db: Database, conn: Connection, site: SiteConfig, gate_id: str, e: 
     gate = next((g for g in site.gates if g.id == gate_id), None)
     insert = _insert_ignore(db)
     if gate is not None and gate.yard:
-        y = schema.yards
-        capacity = next((yd.capacity for yd in site.yards if yd.id == gate.yard), 0)
-        conn.execute(insert(y).values(id=gate.yard, capacity=capacity, occupancy=0, updated_at=utcnow())
-                     .on_conflict_do_nothing(index_elements=["id"]))
-        delta = 1 if gate.direction == "in" else -1
-        conn.execute(update(y).where(y.c.id == gate.yard).values(
-            occupancy=_max0(y.c.occupancy + delta), updated_at=utcnow()))
+        _change_yard(db, conn, site, gate.yard, 1 if gate.direction == "in" else -1)
     trip_id = _trip_id(e)
     number = p.get("queue_number")
     if type(number) is int and 1 <= number < 2**31 and e.plate and len(e.plate) <= 16:
@@ -128,6 +122,8 @@ def _passage(db: Database, conn: Connection, site: SiteConfig, gate_id: str, e: 
     if trip is None or trip.plate != e.plate:
         log.warning("passage_for_unknown_trip", extra={"gate": gate_id, "trip": trip_id, "plate": e.plate})
         return set()
+    if gate is not None and trip.flow in gate.frees:
+        _change_yard(db, conn, site, gate.frees[trip.flow], -1)
     milestone = gate.records[0] if gate and gate.records else "passed"  # one milestone row per gate
     conn.execute(insert(schema.milestones).values(
         trip_id=trip_id, milestone=milestone, gate_id=gate_id, event_id=e.event_id, at=e.ts).on_conflict_do_nothing())
@@ -136,6 +132,16 @@ def _passage(db: Database, conn: Connection, site: SiteConfig, gate_id: str, e: 
                      .values(status="completed", updated_at=utcnow()))
         audit(conn, None, "trip_completed", trip_id, {"gate": gate_id, "event_id": e.event_id})
     return compile_trip(conn, site, trip_id)
+
+
+def _change_yard(db: Database, conn: Connection, site: SiteConfig, yard_id: str, delta: int) -> None:
+    """Count a truck into (+1) or out of (-1) a yard, never below zero, in the caller's transaction."""
+    y = schema.yards
+    capacity = next((yd.capacity for yd in site.yards if yd.id == yard_id), 0)
+    conn.execute(_insert_ignore(db)(y).values(id=yard_id, capacity=capacity, occupancy=0, updated_at=utcnow())
+                 .on_conflict_do_nothing(index_elements=["id"]))
+    conn.execute(update(y).where(y.c.id == yard_id).values(occupancy=_max0(y.c.occupancy + delta),
+                                                           updated_at=utcnow()))
 
 
 def _trip_id(e: EventIn) -> str | None:

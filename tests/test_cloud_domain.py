@@ -132,7 +132,7 @@ def test_refusal_withdraws_the_permit_and_a_new_confirmation_restores_it(cloud: 
     # Nothing changed since: an empty delta that keeps the cursor.
     idle = cloud.pull("kb2_in", again["cursor"])
     assert idle == {"full": False, "cursor": again["cursor"], "more": False, "upserts": [], "deletes": [],
-                    "watchlist": []}
+                    "watchlist": [], "yard": {"id": "kb2", "direction": "in", "occupancy": 0}}
     # Gates whose permits changed were told (live channel), the others not.
     assert {"kb2_in", "barrier_2bc_in"} in cloud.notices
 
@@ -236,6 +236,29 @@ def test_queue_number_at_export_waiting_in_is_recorded_on_the_site_day(cloud: Cl
     assert cloud.permit_trips("export_waiting_in") == set()
     yards = cloud.client.get("/api/v1/yards", headers=bearer(co["token"])).json()["yards"]
     assert next(y for y in yards if y["id"] == "export_waiting")["occupancy"] == 2
+
+
+def test_barrier1_out_frees_the_export_waiting_yard_for_export_trucks_only(cloud: Cloud) -> None:
+    """The waiting yard has no exit gate of its own: the export truck called from it leaves Vietnam at
+    barrier No. 1 (``frees.export`` in the site file). An import truck going home there frees nothing."""
+    co = cloud.company()
+    a, b = cloud.declare(co["token"], plate="29C30001"), cloud.declare(co["token"], plate="29C30002")
+    imp = cloud.declare(co["token"], plate="桂A30003", flow="import")
+
+    def waiting() -> int:
+        ys = cloud.client.get("/api/v1/yards", headers=bearer(co["token"])).json()["yards"]
+        return next(y for y in ys if y["id"] == "export_waiting")["occupancy"]
+
+    start = waiting()
+    cloud.push("export_waiting_in", [passage(1, a), passage(2, b)])
+    assert waiting() == start + 2
+    cloud.push("barrier1_out", [passage(1, imp)])
+    assert waiting() == start + 2
+    left = passage(2, a)
+    cloud.push("barrier1_out", [left])
+    assert waiting() == start + 1
+    cloud.push("barrier1_out", [left])  # the same event again: stored once, freed once
+    assert waiting() == start + 1
 
 
 def test_export_trip_walks_the_whole_site_and_completes(cloud: Cloud) -> None:

@@ -66,12 +66,17 @@ class SiteGate(Strict):
     ends: list[Literal["export", "import"]] = Field(
         default_factory=list, description="Flows whose trip is complete once the truck passes here"
     )
+    frees: dict[Literal["export", "import"], Ident] = Field(
+        default_factory=dict,
+        description="Per flow, a yard a passage here frees a place in, though the gate is not that yard's "
+                    "(barrier No. 1 out frees the export waiting yard for export trucks)",
+    )
 
     @model_validator(mode="after")
     def _requires_known_flows(self) -> "SiteGate":
-        extra = (set(self.requires) | set(self.ends)) - set(self.flows)
+        extra = (set(self.requires) | set(self.ends) | set(self.frees)) - set(self.flows)
         if extra:
-            raise ValueError(f"requires/ends name flows {sorted(extra)} that this gate does not serve")
+            raise ValueError(f"requires/ends/frees name flows {sorted(extra)} that this gate does not serve")
         return self
 
 
@@ -104,6 +109,9 @@ class SiteConfig(Strict):
                     raise ValueError(f"gate {g.id!r} ({flow}) requires unknown steps {unknown}")
             if g.yard is not None and g.yard not in yards:
                 raise ValueError(f"gate {g.id!r} names unknown yard {g.yard!r}")
+            for flow, yard in g.frees.items():
+                if yard not in yards:
+                    raise ValueError(f"gate {g.id!r} frees unknown yard {yard!r} ({flow})")
         return self
 
     def gate(self, gate_id: str) -> SiteGate:

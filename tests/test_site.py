@@ -106,3 +106,22 @@ def test_generated_plates_are_valid_unique_and_not_confusable_with_each_other() 
     normalized = [normalize(p).text for p in plates]  # raises on a plate the grammar refuses
     assert len(set(normalized)) == len({skeleton(n) for n in normalized}) == 1000
     assert any(" " in p for p in plates) and any(not p.isascii() for p in plates)
+
+
+def test_gates_can_read_the_camera_pixels_with_the_openvino_reader(tmp_path: Path) -> None:
+    """Two of the four boxes read plates from the MJPEG stream's pixels (no truth header used)."""
+    workdir = tmp_path / "ov"
+    s = run_site(workdir, "--minutes", "6", "--seed", "2", "--openvino-gates", "barrier1_in,kb1_in")
+    assert s["_rc"] == 0, s["_stderr"][-3000:]
+    for gate in ("barrier1_in", "kb1_in"):
+        assert 'type = "openvino"' in (workdir / "gates" / gate / f"{gate}.toml").read_text()
+        assert s["per_gate"][gate]["passed"] >= 1
+    assert 'type = "truth"' in (workdir / "gates" / "kb1_out" / "kb1_out.toml").read_text()
+    assert s["trucks_completed"] >= 1 and s["events_lost"] == 0 and s["events_duplicated"] == 0
+    assert s["plate_accuracy"] >= 0.8
+
+
+def test_openvino_gates_must_be_gates_of_the_run(tmp_path: Path) -> None:
+    r = CliRunner().invoke(site_command, ["--gates", "kb1_in", "--openvino-gates", "kb2_in",
+                                          "--workdir", str(tmp_path / "w")])
+    assert r.exit_code != 0 and "kb2_in" in r.output

@@ -37,16 +37,20 @@ REPO = Path(__file__).resolve().parents[3]
               help="After arrivals stop, real seconds the trucks on site get to finish")
 @click.option("--view", type=click.Choice(["auto", "tty", "lines", "none"]), default="auto", show_default=True,
               help="Live view: redrawn table (tty), a progress line every few seconds (lines), or none")
+@click.option("--openvino-gates", default="",
+              help="Comma-separated gates whose box reads the camera's pixels with the OpenVINO reader "
+                   "(the others read the stream's truth header with an error model)")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object on stdout")
 def command(site_path: Path, minutes: float, speed: float, gates: str | None, rate: float | None,
             traffic_path: Path | None, chaos: bool, chaos_every: float, seed: int, workdir: Path, drain_s: float, view: str,
-            as_json: bool) -> None:
+            openvino_gates: str, as_json: bool) -> None:
     """The whole site: central service, a gate daemon per gate on simulated hardware, truck traffic, audit."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     opts = RunOptions(site_path=site_path.resolve(), workdir=workdir.resolve(), minutes=minutes, speed=speed,
                       gates=[g.strip() for g in gates.split(",") if g.strip()] if gates else None,
                       rate_per_day=rate, traffic_path=traffic_path, chaos=chaos, seed=seed, drain_s=drain_s,
-                      view=view, chaos_every_min=chaos_every)
+                      view=view, chaos_every_min=chaos_every,
+                      openvino_gates=[g.strip() for g in openvino_gates.split(",") if g.strip()])
     try:
         run = SiteRun(opts, out=sys.stderr)
     except (ValueError, PlanError) as exc:

@@ -57,6 +57,7 @@ class RunOptions:
     view_every_s: float = 10.0
     chaos_every_min: float = 10.0
     max_attempts: int | None = None
+    openvino_gates: list[str] = field(default_factory=list)  # these read the camera's pixels for real
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -72,6 +73,9 @@ class SiteRun:
         if unknown:
             raise ValueError(f"gates {unknown} are not in site {self.site.id} (it has: {', '.join(known)})")
         self.gates = [g for g in known if g in gates]  # site order
+        stray = sorted(set(opts.openvino_gates) - set(self.gates))
+        if stray:
+            raise ValueError(f"--openvino-gates {stray} are not among the gates of this run")
         if not 0 < opts.speed <= 10_000:
             raise ValueError("speed must be within (0, 10000]")
         if opts.minutes <= 0:
@@ -99,7 +103,7 @@ class SiteRun:
                  f"{self.central.url}/api/docs")
         people = People(self.central.url, self.central.db_url, self.site, seed=o.seed)
         self.camera = CameraServer(self.gates, fps=o.fps, seed=o.seed).start()
-        rig_opts = RigOptions(travel_s=0.3)
+        rig_opts = RigOptions(travel_s=0.3, openvino_gates=frozenset(o.openvino_gates))
         for i, gid in enumerate(self.gates):
             rig = GateRig(gid, i, o.workdir / "gates" / gid, o.site_path.resolve(), rig_opts)
             rig.start_hardware()

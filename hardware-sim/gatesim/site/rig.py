@@ -30,6 +30,9 @@ class RigOptions:
     misread_rate: float = 0.02
     low_confidence_rate: float = 0.02
     log_level: str = "INFO"
+    #: Gates whose box reads plates from the camera's pixels with the OpenVINO reader (about a core
+    #: each while a truck is in view); the others read the camera's truth header with an error model.
+    openvino_gates: frozenset[str] = frozenset()
 
 
 def _gate_daemon() -> list[str]:
@@ -72,12 +75,7 @@ log_level = "{o.log_level}"
 type = "stream"
 url = "{camera_url}"
 
-[reader]
-type = "truth"
-seed = {self.index + 1}
-misread_rate = {o.misread_rate}
-low_confidence_rate = {o.low_confidence_rate}
-
+{self._reader_section()}
 [barrier]
 type = "modbus"
 host = "127.0.0.1"
@@ -119,6 +117,13 @@ backoff_max_s = 5
 [status]
 port = 0
 ''', encoding="utf-8")
+
+    def _reader_section(self) -> str:
+        o = self.opts
+        if self.gate_id in o.openvino_gates:
+            return '[reader]\ntype = "openvino"\nagree = 2\n'
+        return (f'[reader]\ntype = "truth"\nseed = {self.index + 1}\nmisread_rate = {o.misread_rate}\n'
+                f'low_confidence_rate = {o.low_confidence_rate}\n')
 
     # ------------------------------------------------------------------ the daemon process
 

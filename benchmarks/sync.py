@@ -45,6 +45,7 @@ from edge.config.models import SyncConfig
 from edge.localstore import LocalStore
 from edge.localstore.outbox import insert_event
 from gatesim.link import CuttingProxy
+from gatesim.service import wait_healthy
 
 log = logging.getLogger("benchmarks")
 
@@ -144,20 +145,12 @@ class ServiceProcess:
         self.proc = subprocess.Popen(cmd, env=os.environ | {"GATE_CLOUD_DB": self.db_url}, stdout=out,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         out.close()
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gate-cloud serve exited ({self.proc.returncode}): "
-                                   + self.log_path.read_text(errors="replace")[-2000:])
-            try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("gate-cloud serve did not come up")
-            time.sleep(0.05)
+        try:
+            wait_healthy(self.proc, self.url, self.log_path, timeout)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def kill(self) -> None:
         """SIGKILL the whole process group (the workers too), as a power cut would."""

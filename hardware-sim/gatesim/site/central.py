@@ -12,13 +12,13 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from edge.config.models import SiteConfig
+from gatesim.service import wait_healthy
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +60,12 @@ class CentralProcess:
             self.proc = subprocess.Popen([*_gate_cloud(), "serve", "--site", str(self.site_path), "--port",
                                           str(self.port)], env=os.environ | {"GATE_CLOUD_DB": self.db_url},
                                          stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                tail = (self.folder / "serve.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"gate-cloud serve exited ({self.proc.returncode}): {tail}")
-            try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("gate-cloud serve did not come up")
-            time.sleep(0.1)
+        try:
+            wait_healthy(self.proc, self.url, self.folder / "serve.log", timeout, poll_s=0.1)
+        except RuntimeError:
+            self.stop()
+            raise
+        return self
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

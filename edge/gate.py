@@ -80,6 +80,7 @@ class GateRuntime:
         self.commands = CommandQueue(store, self.controller)
         self._recent: dict[str, tuple[float, float, Reason]] = {}  # plate → (last seen, decided at, reason)
         self._last_frame_ts = 0.0
+        self._loop_before = False
         self._board_down = False
         self.calls = QueueCalls(store.db)
         self._calls_due_at = 0.0
@@ -104,7 +105,9 @@ class GateRuntime:
         self.commands.poll()
         self.announce_calls()
         if self.controller.busy:
+            self._loop_before = True  # the loop is the passing truck's until the arm is down again
             return None  # one truck at a time through one barrier; the next is read when the arm is down
+        self._watch_loop()
         frame = self.camera.latest()
         if frame is None or frame.ts == self._last_frame_ts:
             return None
@@ -116,6 +119,16 @@ class GateRuntime:
         if self._repeat(read):
             return None
         return self.handle(read)
+
+    def _watch_loop(self) -> None:
+        """A vehicle pulling onto the loop at the closed barrier triggers a reader that can take it."""
+        loop = self.controller.loop
+        if loop and not self._loop_before:
+            trigger = getattr(self.reader, "trigger", None)
+            if trigger is not None:
+                trigger(time.time())
+                log.info("loop_trigger", extra={"gate": self.cfg.gate_id})
+        self._loop_before = loop
 
     def settle(self, timeout: float = 10.0) -> bool:
         """Step until the barrier is idle and its events are recorded (tests, demo, shutdown)."""

@@ -47,6 +47,22 @@ def test_loop_trigger_emits_at_once():
     assert read is not None and read.text == "29C12345"
 
 
+def test_loop_trigger_before_the_plate_is_in_sight_emits_the_first_read():
+    v = Voter(agree=10, loop_hold_s=2.0)
+    v.trigger(1.0)
+    assert v.update([], IMG, 1.2) is None  # nothing in sight yet
+    read = v.update([fr("29C12345", 10)], IMG, 1.5)
+    assert read is not None and read.text == "29C12345"
+    # One trigger, one read: the next vehicle waits for agreement again.
+    assert [v.update([fr("51F06532", 400 + i * 30)], IMG, 1.6 + i * 0.1) for i in range(3)] == [None] * 3
+
+
+def test_loop_trigger_expires_after_hold():
+    v = Voter(agree=10, loop_hold_s=1.0)
+    v.trigger(1.0)
+    assert v.update([fr("29C12345", 10)], IMG, 2.5) is None
+
+
 def test_next_vehicle_after_the_first_has_left():
     v = Voter(agree=2, lost_s=1.0)
     first = [v.update([fr("29C12345", 10 + i)], IMG, 1.0 + i * 0.1) for i in range(4)]

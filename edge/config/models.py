@@ -217,6 +217,7 @@ class OpenVinoReader(Strict):
     agree: int = Field(default=3, ge=1, le=50, description="Emit once this many frames read the same text")
     stop_frames: int = Field(default=4, ge=2, le=100, description="Emit when the plate has not moved for this many frames")
     lost_s: float = Field(default=2.0, gt=0, le=60, description="A vehicle not seen for this long has left")
+    loop_hold_s: float = Field(default=3.0, ge=0, le=30, description="When the loop detector fires with no plate in sight, the first read within this long is emitted at once")
 
 
 ReaderConfig = Annotated[SimReader | TruthReader | OpenVinoReader, Field(discriminator="type")]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from operator import itemgetter
@@ -13,6 +15,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.localstore import staged
 from edge.localstore.db import Database
 from edge.localstore.outbox import insert_event
 from edge.plate.text import InvalidPlate, normalize, plate_text, skeleton
@@ -20,8 +23,39 @@ from edge.plate.text import InvalidPlate, normalize, plate_text, skeleton
 
 #: ``json.dumps(info, ensure_ascii=False)`` without building an encoder per permit.
 _INFO_JSON = json.JSONEncoder(ensure_ascii=False)
-#: Sort key of an insert row: its plate.
-_PLATE_OF = itemgetter(1)
+#: Sort key of an insert row: its skeleton. Rows written in the order of the permits' one index keep
+#: its page writes local (a large delta commits in about half the time); the sort is stable, so
+#: permits of one plate keep their order (and lookups theirs).
+_SKELETON_OF = itemgetter(2)
+#: Deltas at least this large take the staged path (:mod:`edge.localstore.staged`); the service's
+#: pages are smaller, a full snapshot or a bulk load is not.
+STAGED_MIN_ROWS = 20_000
+
+_COLUMNS = ("permit_id, plate, skeleton, trip_id, flow, direction, valid_from, valid_until, max_passes, company,"
+            " info")
+_ON_CONFLICT = (" ON CONFLICT(permit_id) DO UPDATE SET plate=excluded.plate, skeleton=excluded.skeleton,"
+                " trip_id=excluded.trip_id, flow=excluded.flow, direction=excluded.direction,"
+                " valid_from=excluded.valid_from, valid_until=excluded.valid_until,"
+                " max_passes=excluded.max_passes, company=excluded.company, info=excluded.info")
+_UPSERT_VALUES = f"INSERT INTO permits ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)" + _ON_CONFLICT
+# "WHERE true": without it SQLite would read ON CONFLICT as a join constraint of the FROM clause.
+_UPSERT_STAGED = (f"INSERT INTO permits ({_COLUMNS}) SELECT {_COLUMNS} FROM {{schema}}.s WHERE true"
+                  " ORDER BY rowid" + _ON_CONFLICT)
+_STAGE_TABLE = f"CREATE TABLE s ({_COLUMNS})"
+_STAGE_INSERT = "INSERT INTO s VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """100,000 new row tuples would set off the cyclic garbage collector again and again (a third of
+    the validation time), though none of them can be part of a cycle."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 _FIELDS = frozenset(("permit_id", "plate", "trip_id", "flow", "direction", "valid_from", "valid_until",
@@ -151,48 +185,70 @@ class Permits:
 
         Invalid permits are refused one by one (recorded as a fault event naming them); the rest apply.
         """
+        if len(upserts) >= STAGED_MIN_ROWS and staged.available(self.db.conn):
+            return self._apply_staged(upserts, deletes, cursor, full)
         rows: list[tuple[Any, ...]] = []
         rejected: list[dict[str, str]] = []
-        # 100,000 new row tuples would set off the cyclic garbage collector again and again (a third of
-        # the validation time), though none of them can be part of a cycle.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
+        with _no_cyclic_gc():
             self._validate(upserts, rows, rejected)
-        finally:
-            if collecting:
-                gc.enable()
         if len({r[0] for r in rows}) == len(rows):
-            # Distinct permit ids: the outcome does not depend on the order, and rows in plate order keep
-            # the plate and skeleton index writes local (a large delta commits in about half the time).
-            # The sort is stable, so permits of one plate keep their order (and lookups theirs).
-            rows.sort(key=_PLATE_OF)
+            rows.sort(key=_SKELETON_OF)
         # Permits can always be pulled again, and the cursor commits with them: no fsync needed here
         # (unless a fault event about refused permits commits with them: events are always fsynced).
         with self.db.transaction(durable=not rejected) as conn:
-            if cursor < self._cursor_in(conn) and not full:
-                raise ValueError(f"permit cursor would go back from {self._cursor_in(conn)} to {cursor}")
-            deleted = 0
-            if full:
-                deleted = conn.execute("DELETE FROM permits").rowcount
-            elif deletes:
-                deleted = sum(conn.execute("DELETE FROM permits WHERE permit_id = ?", (d,)).rowcount
-                              for d in deletes)
-            conn.executemany(
-                "INSERT INTO permits (permit_id, plate, skeleton, trip_id, flow, direction, valid_from, valid_until,"
-                " max_passes, company, info) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT(permit_id) DO UPDATE SET plate=excluded.plate, skeleton=excluded.skeleton,"
-                " trip_id=excluded.trip_id, flow=excluded.flow, direction=excluded.direction,"
-                " valid_from=excluded.valid_from, valid_until=excluded.valid_until,"
-                " max_passes=excluded.max_passes, company=excluded.company, info=excluded.info",
-                rows,
-            )
-            conn.execute("INSERT INTO sync_state (key, value) VALUES ('permits_cursor', ?)"
-                         " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(cursor),))
-            if rejected:
-                insert_event(conn, "fault", reason="permit_rejected",
-                             payload={"count": len(rejected), "permits": rejected[:50]})
+            deleted = self._begin_delta(conn, deletes, cursor, full)
+            conn.executemany(_UPSERT_VALUES, rows)
+            self._end_delta(conn, cursor, rejected)
         return DeltaResult(len(rows), deleted, rejected, cursor)
+
+    def _apply_staged(self, upserts: list[dict[str, Any]], deletes: list[str], cursor: int,
+                      full: bool) -> DeltaResult:
+        """:meth:`apply_delta` for a large delta: validation of each chunk overlaps the writing of the
+        one before (see :mod:`edge.localstore.staged`).
+
+        The whole delta, with any fault event about refused permits, commits without an fsync: it is
+        atomic with the cursor, so a power cut takes the box back to before it, the next pull brings
+        it (and its refusals) again, and the checkpointer makes it durable within a second anyway.
+        """
+        rejected: list[dict[str, str]] = []
+        applied = 0
+        # Distinct permit ids (the usual case): the outcome does not depend on the order.
+        ids = {r.get("permit_id") if type(r) is dict and type(r.get("permit_id")) is str else None for r in upserts}
+        distinct = len(ids) == len(upserts) and None not in ids
+        with self.db.lock, staged.memory_schemas(self.db.conn, "permits_stage") as schemas, \
+                self.db.transaction(durable=False) as conn, _no_cyclic_gc():
+            deleted = self._begin_delta(conn, deletes, cursor, full)
+            writer = staged.StagedWriter(conn, schemas, _UPSERT_STAGED)
+            try:
+                for part in staged.chunks(len(upserts), len(schemas)):
+                    rows: list[tuple[Any, ...]] = []
+                    self._validate(upserts[part], rows, rejected)
+                    if distinct:
+                        rows.sort(key=_SKELETON_OF)
+                    applied += len(rows)
+                    writer.put(staged.serialise(_STAGE_TABLE, _STAGE_INSERT, rows))
+            except BaseException:
+                writer.close(raise_error=False)  # the conn is free again before the transaction rolls back
+                raise
+            writer.close()
+            self._end_delta(conn, cursor, rejected)
+        return DeltaResult(applied, deleted, rejected, cursor)
+
+    def _begin_delta(self, conn: sqlite3.Connection, deletes: list[str], cursor: int, full: bool) -> int:
+        """Check the cursor and apply the deletions (all permits for a full snapshot); the count deleted."""
+        if cursor < self._cursor_in(conn) and not full:
+            raise ValueError(f"permit cursor would go back from {self._cursor_in(conn)} to {cursor}")
+        if full:
+            return int(conn.execute("DELETE FROM permits").rowcount)
+        return sum(conn.execute("DELETE FROM permits WHERE permit_id = ?", (d,)).rowcount for d in deletes)
+
+    @staticmethod
+    def _end_delta(conn: sqlite3.Connection, cursor: int, rejected: list[dict[str, str]]) -> None:
+        conn.execute("INSERT INTO sync_state (key, value) VALUES ('permits_cursor', ?)"
+                     " ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(cursor),))
+        if rejected:
+            insert_event(conn, "fault", reason="permit_rejected",
+                         payload={"count": len(rejected), "permits": rejected[:50]})
 
     @staticmethod
     def _validate(upserts: list[dict[str, Any]], rows: list[tuple[Any, ...]], rejected: list[dict[str, str]]) -> None:

@@ -10,3 +10,11 @@ from edge.plate.types import PlateRead
 
 class PlateReader(Protocol):
     def read(self, frame: Frame) -> PlateRead | None: ...
+
+
+class LoopTriggered(Protocol):
+    """A reader that can be told the loop detector fired (a vehicle stands at the barrier), so that it
+    emits the vehicle's read now instead of waiting for frames to agree. The gate calls
+    ``trigger`` on readers that have it."""
+
+    def trigger(self, ts: float) -> None: ...

@@ -3,7 +3,9 @@
 A track collects the reads whose boxes overlap (or whose text is near) the track's last read. It
 emits once, when the first of these holds: ``agree`` reads carry the same text; the plate has
 stopped moving for ``stop_frames`` frames (the truck waits at the barrier) with at least
-``min_reads`` reads; or the caller says the loop detector fired. The text is the weighted vote of
+``min_reads`` reads; or the loop detector fired (:meth:`Voter.trigger`, or ``loop`` on a frame): then
+the current vehicle's read is emitted now, or, when no plate is in sight yet, the first read within
+``loop_hold_s`` is. The text is the weighted vote of
 all the track's reads (each read weighs its confidence); its confidence is the winning text's share
 of the weight times its mean read confidence. A track that is not seen for ``lost_s`` ends; a new
 one may then emit the same plate again (the gate's repeat window decides what that means).
@@ -66,10 +68,17 @@ class Track:
 
 class Voter:
     def __init__(self, agree: int = 3, min_reads: int = 2, stop_frames: int = 4, stop_px: float = 6.0,
-                 lost_s: float = 2.0):
+                 lost_s: float = 2.0, loop_hold_s: float = 3.0):
         self.agree, self.min_reads, self.stop_frames, self.stop_px, self.lost_s = (
             agree, min_reads, stop_frames, stop_px, lost_s)
+        self.loop_hold_s = loop_hold_s
         self.tracks: list[Track] = []
+        self._loop_until = float("-inf")
+
+    def trigger(self, ts: float) -> None:
+        """The loop detector fired at ``ts`` (epoch seconds): emit the vehicle's read at the next frame
+        that has one, if that frame is captured within ``loop_hold_s``."""
+        self._loop_until = ts + self.loop_hold_s
 
     def _track_for(self, read: FrameRead) -> Track:
         for t in self.tracks:
@@ -82,6 +91,7 @@ class Voter:
 
     def update(self, reads: list[FrameRead], image: np.ndarray, ts: float, loop: bool = False) -> PlateRead | None:
         self.tracks = [t for t in self.tracks if ts - t.last_ts <= self.lost_s]
+        loop = loop or ts <= self._loop_until
         touched: list[Track] = []
         for read in reads[:1]:  # the frame's best read: one vehicle in front of one barrier
             t = self._track_for(read)
@@ -97,6 +107,7 @@ class Voter:
             same = sum(1 for r, _ in t.reads if r.text == text)
             if same >= self.agree or loop or (len(t.reads) >= self.min_reads and t.stopped(self.stop_frames, self.stop_px)):
                 t.emitted = True
+                self._loop_until = float("-inf")  # one trigger, one read
                 box = next(r.box for r, _ in reversed(t.reads) if r.text == text)
                 jpeg = None
                 if t.best_frame is not None:

@@ -36,7 +36,7 @@ def cli() -> None:
               help="Site file.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Listen address.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8400, show_default=True, help="Listen port.")
-@click.option("--mqtt", "mqtt_url", default=None, help="MQTT broker host:port for the live channel (off if unset).")
+@click.option("--mqtt", "mqtt_url", default=None, help="MQTT broker of the live channel: host:port, or mqtts://host:port for TLS (off if unset).")
 @click.option("--workers", type=click.IntRange(1, 32), default=1, show_default=True, help="HTTP worker processes.")
 def serve(db: str | None, site: Path, host: str, port: int, mqtt_url: str | None, workers: int) -> None:
     """Run the HTTP API."""
@@ -66,12 +66,13 @@ def _app(database: Database, site: Path, mqtt_url: str | None):  # type: ignore[
     site_cfg = load_site_config(site)
     service = Service(database, site_cfg)
     if mqtt_url:
-        from cloud.live import LivePublisher, listen_status
-        host_, _, port_ = mqtt_url.partition(":")
-        publisher = LivePublisher(site_cfg.id, host_, int(port_ or 1883))
+        from cloud.live import LivePublisher, listen_status, parse_broker, service_password
+        host_, port_, tls = parse_broker(mqtt_url)
+        password = service_password()
+        publisher = LivePublisher(site_cfg.id, host_, port_, password=password, tls=tls)
         service.notify = publisher.permits_changed
         service.announce = publisher.queue_call
-        listen_status(service, host_, int(port_ or 1883))  # the gates' online/offline for the monitor
+        listen_status(service, host_, port_, password=password, tls=tls)  # gates' online/offline for the monitor
     return create_app(service)
 
 

@@ -4,12 +4,17 @@ Topics: ``border-gate/<site>/gates/<gate>/permits`` ("pull now", QoS 1) and, pub
 ``border-gate/<site>/gates/<gate>/status`` (retained "online", last will "offline"), which the service
 records (``StatusListener``, ``cloud/presence.py``) for the gate monitor. Everything works without it:
 gates also poll, and the monitor then judges a gate by its last sync.
+
+The service logs in to the broker as ``central`` with the password in ``$GATE_CLOUD_MQTT_PASSWORD`` (or the
+systemd credential ``mqtt-password``) when one is given; the broker's ACL (``deploy/mosquitto/acl``) lets it
+write every gate's permits and queue topics and read their status.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -21,6 +26,40 @@ if TYPE_CHECKING:
     from cloud.api.deps import Service
 
 log = logging.getLogger(__name__)
+
+#: The service's MQTT user name (the ACL's ``user central``).
+SERVICE_USER = "central"
+
+
+def service_password() -> str | None:
+    """The service's MQTT password: systemd credential ``mqtt-password`` or ``$GATE_CLOUD_MQTT_PASSWORD``."""
+    from edge.config.secrets import optional_secret
+    return optional_secret("mqtt-password", "GATE_CLOUD_MQTT_PASSWORD")
+
+
+def service_ca() -> str | None:
+    """CA bundle for a TLS broker (``$GATE_CLOUD_MQTT_CA``; unset: the system's CAs)."""
+    return os.environ.get("GATE_CLOUD_MQTT_CA") or None
+
+
+def parse_broker(url: str) -> tuple[str, int, bool]:
+    """``host:port`` or ``mqtt://host:port`` (plain, default port 1883), ``mqtts://host:port`` (TLS, 8883)."""
+    tls = url.startswith("mqtts://")
+    rest = url.split("://", 1)[1] if "://" in url else url
+    host, _, port = rest.partition(":")
+    if not host:
+        raise ValueError(f"no broker host in {url!r}")
+    return host, int(port or (8883 if tls else 1883)), tls
+
+
+def _client(client_id: str | None, password: str | None, tls: bool = False) -> mqtt.Client:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "", clean_session=True)
+    if password is not None:
+        client.username_pw_set(SERVICE_USER, password)
+    if tls:
+        client.tls_set(ca_certs=service_ca())
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    return client
 
 
 def permits_topic(site: str, gate: str) -> str:
@@ -37,10 +76,10 @@ def queue_topic(site: str, gate: str) -> str:
 
 
 class LivePublisher:
-    def __init__(self, site: str, host: str, port: int = 1883, client_id: str | None = None):
+    def __init__(self, site: str, host: str, port: int = 1883, client_id: str | None = None,
+                 password: str | None = None, tls: bool = False):
         self.site = site
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "", clean_session=True)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client = _client(client_id, password, tls)
         self.client.connect_async(host, port, keepalive=30)
         self.client.loop_start()
 
@@ -69,13 +108,13 @@ class StatusListener:
     reports are current: while it is clear the monitor falls back to the event window."""
 
     def __init__(self, site: str, gates: set[str], host: str, port: int,
-                 on_status: Callable[[str, bool], None], client_id: str | None = None):
+                 on_status: Callable[[str, bool], None], client_id: str | None = None, password: str | None = None,
+                 tls: bool = False):
         self.site, self.gates, self.on_status = site, gates, on_status
         self.topic = status_topic(site, "+")
         self.connected = threading.Event()
         self.reports = 0
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or "", clean_session=True)
-        self.client.reconnect_delay_set(min_delay=1, max_delay=30)
+        self.client = _client(client_id, password, tls)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
@@ -115,7 +154,8 @@ class StatusListener:
         self.connected.clear()
 
 
-def listen_status(service: Service, host: str, port: int = 1883, client_id: str | None = None) -> StatusListener:
+def listen_status(service: Service, host: str, port: int = 1883, client_id: str | None = None,
+                  password: str | None = None, tls: bool = False) -> StatusListener:
     """Record the gates' status reports in the service's database and let its monitor use them (what
     ``gate-cloud serve --mqtt`` does)."""
     from cloud import presence
@@ -126,6 +166,7 @@ def listen_status(service: Service, host: str, port: int = 1883, client_id: str 
             if presence.record(service.db, conn, gate, online, utcnow()):
                 log.info("gate_presence", extra={"gate": gate, "online": online})
 
-    listener = StatusListener(service.site.id, {g.id for g in service.site.gates}, host, port, store, client_id)
+    listener = StatusListener(service.site.id, {g.id for g in service.site.gates}, host, port, store, client_id,
+                              password, tls)
     service.live_status = listener.connected.is_set
     return listener

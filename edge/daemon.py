@@ -23,7 +23,7 @@ from typing import Any
 from edge import logs
 from edge.config import ConfigErrors, load_gate_config
 from edge.config.models import GateConfig, SiteConfig
-from edge.config.secrets import MissingSecret, gate_token, read_secret
+from edge.config.secrets import MissingSecret, gate_token, optional_secret, read_secret
 from edge.drivers import build_drivers
 from edge.gate import GateRuntime, Listener
 from edge.localstore import LocalStore, StoreError
@@ -70,10 +70,7 @@ class Daemon:
         self.sync_problem: str | None = None
         if cfg.sync.endpoint:
             self._setup_sync()
-        try:
-            token: str | None = read_secret("status-token", "GATE_STATUS_TOKEN")
-        except MissingSecret:
-            token = None
+        token = optional_secret("status-token", "GATE_STATUS_TOKEN")
         self.status_server = StatusServer(cfg.status.bind, cfg.status.port, status=self.status,
                                           health=self.health, registry=self.metrics.registry,
                                           refresh=self.refresh_metrics, token=token)
@@ -88,7 +85,8 @@ class Daemon:
         else:
             try:
                 self.sync = SyncService(self.cfg.sync, self.store, self.site.id, self.cfg.gate_id, token,
-                                        on_round=self._sync_round)
+                                        on_round=self._sync_round,
+                                        mqtt_password=optional_secret("mqtt-password", "GATE_MQTT_PASSWORD"))
             except ValueError as exc:
                 self.sync_problem = f"sync disabled, the gate runs offline: {exc}"
         if self.sync_problem:

@@ -89,5 +89,7 @@ class StatusServer:
         self._thread.start()
 
     def stop(self) -> None:
-        self.httpd.shutdown()
+        if self._thread is not None:  # shutdown() would wait forever for a serve_forever() never started
+            self.httpd.shutdown()
+            self._thread = None
         self.httpd.server_close()

@@ -296,7 +296,11 @@ class SyncConfig(Strict):
         default=None, min_length=1, max_length=255, pattern=r"^[A-Za-z0-9.:_-]+$",
         description="MQTT broker of the live channel ('permits changed, pull now', online status); unset: polling only",
     )
-    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="MQTT broker TCP port")
+    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="MQTT broker TCP port (8883 is usual with TLS)")
+    mqtt_tls: bool = Field(
+        default=False, description="Connect to the MQTT broker over TLS, its certificate checked against ca_file "
+        "(unset: the system's CAs)",
+    )
     mqtt_keepalive_s: int = Field(
         default=30, ge=5, le=600, description="MQTT keepalive; the broker declares the gate offline after 1.5x this"
     )

@@ -29,3 +29,11 @@ def read_secret(name: str, env: str) -> str:
 
 def gate_token() -> str:
     return read_secret("gate-token", "GATE_TOKEN")
+
+
+def optional_secret(name: str, env: str) -> str | None:
+    """Like :func:`read_secret`, but None when the secret is not given."""
+    try:
+        return read_secret(name, env)
+    except MissingSecret:
+        return None

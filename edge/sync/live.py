@@ -8,6 +8,10 @@ carried it or not), and on every (re)connect, since notices sent while it
 was away are not kept. It publishes a retained "online" on its status topic, with a retained last will
 "offline" that the broker publishes when the box vanishes; on a clean stop it publishes "offline" itself.
 paho reconnects by itself (1 s .. 30 s). Everything works without it: the sync thread also polls.
+
+The box logs in with its gate id as user name and its MQTT password (secret ``mqtt-password``, see
+``edge.config.secrets``); the broker's ACL (``deploy/mosquitto/acl``) lets it read only its own permits
+and queue topics and write only its own status.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -30,7 +35,8 @@ ONLINE, OFFLINE = "online", "offline"
 
 class LiveChannel:
     def __init__(self, host: str, port: int, site_id: str, gate_id: str, on_notice: Callable[[], None], *,
-                 keepalive_s: int = 30, client_id: str | None = None):
+                 keepalive_s: int = 30, client_id: str | None = None, password: str | None = None,
+                 tls: bool = False, ca_file: Path | None = None):
         self.host, self.port = host, port
         self.on_notice = on_notice
         self.keepalive_s = keepalive_s
@@ -46,9 +52,14 @@ class LiveChannel:
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
                                   client_id=client_id or f"gate-{site_id}-{gate_id}-{os.getpid()}",
                                   clean_session=True)
+        if password is not None:
+            self.client.username_pw_set(gate_id, password)
+        if tls:  # certificate and host name checked; a broker that fails either is refused
+            self.client.tls_set(ca_certs=str(ca_file) if ca_file else None)
         self.client.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
+        self.client.on_connect_fail = self._on_connect_fail
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self._started = False
@@ -89,6 +100,12 @@ class LiveChannel:
         self.connected.set()
         log.info("live_connected", extra={"broker": f"{self.host}:{self.port}", "topic": self.permits_topic})
         self._notify()  # notices sent while we were away are lost: pull once now
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        """No MQTT session at all: broker down, or TLS refused (certificate or host name); paho retries."""
+        if self.last_error != "connect failed":
+            log.warning("live_connect_failed", extra={"broker": f"{self.host}:{self.port}"})
+        self.last_error = "connect failed"
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any,
                        properties: Any = None) -> None:

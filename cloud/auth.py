@@ -19,6 +19,10 @@ ROLES = ("admin", "company", "agency", "yard_operator")
 Role = Literal["admin", "company", "agency", "yard_operator", "gate"]
 _hasher = PasswordHasher()
 SESSION_TTL = timedelta(hours=12)
+#: A person's session unused for this long ends (device tokens have no idle limit: a gate may be offline
+#: for days). Use is recorded at most once per SESSION_TOUCH, so a busy session is not a write per request.
+SESSION_IDLE = timedelta(minutes=30)
+SESSION_TOUCH = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -89,11 +93,13 @@ _DUMMY_HASH = hash_password("not-a-real-password")
 
 
 def principal_for(conn: Connection, token: str, now: datetime | None = None) -> Principal | None:
-    """The principal behind a token, or None if unknown, expired, revoked or its account/gate is disabled."""
+    """The principal behind a token, or None if unknown, expired, revoked, idle too long (a person's
+    session, :data:`SESSION_IDLE`) or its account/gate is disabled."""
     now = now or utcnow()
     t, a, g = schema.tokens, schema.accounts, schema.gates
     row = conn.execute(
-        select(t.c.account_id, t.c.gate_id, t.c.expires_at, a.c.username, a.c.role, a.c.agency, a.c.company_id,
+        select(t.c.id, t.c.created_at, t.c.last_used_at,
+               t.c.account_id, t.c.gate_id, t.c.expires_at, a.c.username, a.c.role, a.c.agency, a.c.company_id,
                a.c.yard, a.c.active.label("account_active"), g.c.active.label("gate_active"))
         .select_from(t.outerjoin(a, a.c.id == t.c.account_id).outerjoin(g, g.c.id == t.c.gate_id))
         .where(and_(t.c.token_hash == _digest(token), t.c.revoked_at.is_(None)))
@@ -106,6 +112,11 @@ def principal_for(conn: Connection, token: str, now: datetime | None = None) -> 
         return Principal(role="gate", gate_id=row.gate_id) if row.gate_active else None
     if not row.account_active:
         return None
+    last_used = _aware(row.last_used_at or row.created_at)
+    if now - last_used >= SESSION_IDLE:
+        return None
+    if now - last_used >= SESSION_TOUCH:
+        conn.execute(update(t).where(t.c.id == row.id).values(last_used_at=now))
     return Principal(role=row.role, account_id=row.account_id, username=row.username, company_id=row.company_id,
                      agency=row.agency, yard=row.yard)
 

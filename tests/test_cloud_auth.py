@@ -75,6 +75,37 @@ def test_tokens_are_stored_hashed_and_expire(cloud: Cloud) -> None:
     assert cloud.client.get("/api/v1/me", headers=bearer(token)).status_code == 200
 
 
+def test_a_session_left_idle_ends_and_one_in_use_lives_on(cloud: Cloud) -> None:
+    """Idle timeout of a person's session (SESSION_IDLE); a gate's device token has none."""
+    from cloud.auth import SESSION_IDLE, SESSION_TOUCH, _digest, principal_for
+    from cloud.store.db import utcnow
+
+    account_id, _ = cloud.account("agency", agency="customs")
+    gate_token = cloud.gate("kb2_in")
+    t0 = utcnow()
+    with cloud.db.begin() as conn:
+        busy = issue_token(conn, account_id=account_id, ttl=timedelta(hours=12))
+        idle = issue_token(conn, account_id=account_id, ttl=timedelta(hours=12))
+    step = SESSION_IDLE - timedelta(minutes=5)
+    for k in range(1, 4):  # used every 25 minutes: still valid 75 minutes after it was issued
+        with cloud.db.begin() as conn:
+            assert principal_for(conn, busy, now=t0 + k * step) is not None
+    with cloud.db.begin() as conn:
+        assert principal_for(conn, idle, now=t0 + SESSION_IDLE - timedelta(seconds=1)) is not None
+        assert principal_for(conn, idle, now=t0 + 2 * SESSION_IDLE) is None  # 30 minutes after its last use
+        assert principal_for(conn, gate_token, now=t0 + timedelta(days=10)) is not None
+    # Use is written at most once a minute.
+    last = {r.token_hash: r.last_used_at for r in rows(cloud.db, schema.tokens)}[_digest(busy)]
+    with cloud.db.begin() as conn:
+        assert principal_for(conn, busy, now=t0 + 3 * step + SESSION_TOUCH / 2) is not None
+    assert {r.token_hash: r.last_used_at for r in rows(cloud.db, schema.tokens)}[_digest(busy)] == last
+    # Over the API: a session idle for too long is refused like an expired one.
+    with cloud.db.begin() as conn:
+        conn.execute(schema.tokens.update().where(schema.tokens.c.token_hash == _digest(busy))
+                     .values(last_used_at=utcnow() - SESSION_IDLE - timedelta(seconds=1)))
+    assert cloud.client.get("/api/v1/me", headers=bearer(busy)).status_code == 401
+
+
 def test_account_revocation_takes_effect_on_the_next_request(cloud: Cloud) -> None:
     co = cloud.company()
     trip = cloud.declare(co["token"])

@@ -55,7 +55,7 @@ def test_migrations_create_the_schema_and_are_idempotent(db: Database) -> None: 
         assert again.migrate() == []
     finally:
         again.dispose()
-    assert versions(db) == sorted(MIGRATIONS) == [1, 2, 3, 4, 5]
+    assert versions(db) == sorted(MIGRATIONS) == [1, 2, 3, 4, 5, 6]
     assert set(inspect(db.engine).get_table_names()) >= ALL_TABLES
     # Data survives a re-run of the migrations.
     with db.begin() as conn:
@@ -78,11 +78,31 @@ def test_migrations_2_and_3_add_their_indexes_to_a_database_made_before_them(db:
     assert not names() & set(added)
     assert db.migrate() == [2, 3]
     assert names() >= set(added)
-    assert versions(db) == [1, 2, 3, 4, 5]
+    assert versions(db) == [1, 2, 3, 4, 5, 6]
     with db.begin() as conn:
         stats = statistics(conn, SITE, days=7)
         assert calls_since(conn, "export_waiting_in", datetime(2020, 1, 1, tzinfo=timezone.utc)) == []
     assert len(stats.days) == 7 and sum(n for _, n in stats.clearance) == 0
+
+
+def test_migration_6_adds_session_use_to_a_database_made_before_it(db: Database) -> None:  # noqa: F811
+    """The idle timeout's column (tokens.last_used_at) joins a database that lacks it; sessions still work."""
+    from cloud.auth import issue_token, principal_for
+
+    with db.begin() as conn:
+        conn.execute(text("ALTER TABLE tokens DROP COLUMN last_used_at"))
+        conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version == 6))
+    assert "last_used_at" not in {c["name"] for c in inspect(db.engine).get_columns("tokens")}
+    assert db.migrate() == [6]
+    assert "last_used_at" in {c["name"] for c in inspect(db.engine).get_columns("tokens")}
+    assert db.migrate() == []
+    with db.begin() as conn:
+        admin = conn.execute(schema.accounts.insert().values(
+            username="a", password_hash="x", role="admin", display_name="A", active=True,
+            created_at=datetime.now(timezone.utc))
+            .returning(schema.accounts.c.id)).scalar()
+        token = issue_token(conn, account_id=admin)
+        assert principal_for(conn, token) is not None
 
 
 def test_concurrent_first_migrations_of_one_sqlite_file_apply_once(tmp_path: Path) -> None:
@@ -90,8 +110,8 @@ def test_concurrent_first_migrations_of_one_sqlite_file_apply_once(tmp_path: Pat
     dbs = [Database(url) for _ in range(4)]
     try:
         applied = together(4, lambda i: dbs[i].migrate())
-        assert sorted(applied) == [[], [], [], [1, 2, 3, 4, 5]]
-        assert versions(dbs[0]) == [1, 2, 3, 4, 5]
+        assert sorted(applied) == [[], [], [], [1, 2, 3, 4, 5, 6]]
+        assert versions(dbs[0]) == [1, 2, 3, 4, 5, 6]
     finally:
         for d in dbs:
             d.dispose()
@@ -105,10 +125,10 @@ def test_concurrent_first_migrations_of_one_postgresql_database_apply_once() -> 
         dbs = [Database(url) for _ in range(6)]
         try:
             applied = together(6, lambda i: dbs[i].migrate())
-            assert sorted(applied) == [[]] * 5 + [[1, 2, 3, 4, 5]]
+            assert sorted(applied) == [[]] * 5 + [[1, 2, 3, 4, 5, 6]]
             with dbs[0].begin() as conn:
                 rows = conn.execute(select(schema.schema_version)).all()
-            assert [r.version for r in rows] == [1, 2, 3, 4, 5]
+            assert [r.version for r in rows] == [1, 2, 3, 4, 5, 6]
             assert set(inspect(dbs[0].engine).get_table_names()) >= ALL_TABLES
             assert all(d.migrate() == [] for d in dbs)
         finally:

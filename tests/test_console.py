@@ -14,6 +14,7 @@ import pytest
 import requests
 from sqlalchemy import func, select, update
 
+from cloud.auth import SESSION_IDLE
 from cloud.store import schema
 from tests.cloudsvc import PASSWORD, CloudService, random_plate
 from tests.console_helpers import (JPEG, Person, agency_person, declare, gate_event, push_events, push_snapshot,
@@ -83,6 +84,16 @@ def test_an_expired_session_sends_back_to_login(svc: CloudService) -> None:
     r = p.get("/trips", 303)
     assert r.headers["location"] == "/login?next=/trips&expired=1"
     assert "hết hạn" in p.get(r.headers["location"]).text
+
+
+def test_a_session_left_idle_sends_back_to_login(svc: CloudService) -> None:
+    p, _ = register_company(svc)
+    assert p.get("/trips").status_code == 200
+    with svc.db.begin() as conn:  # nobody used it for half an hour (the office PC left signed in)
+        conn.execute(update(schema.tokens).where(schema.tokens.c.token_hash == _digest(p.http.cookies["gc_session"]))
+                     .values(last_used_at=datetime.now(timezone.utc) - SESSION_IDLE))
+    r = p.get("/trips", 303)
+    assert r.headers["location"] == "/login?next=/trips&expired=1"
 
 
 def test_a_revoked_account_loses_its_console_session_at_once(svc: CloudService, admin: Person) -> None:

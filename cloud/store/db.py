@@ -77,6 +77,17 @@ def _event_tallies(conn: Connection) -> None:
     tallies.rebuild(conn)
 
 
+@migration(6)
+def _session_last_used(conn: Connection) -> None:
+    """When each session was last used, for the idle timeout: a console left signed in on an office PC
+    stayed usable for 12 hours. A database made by migration 1 after the column joined schema.py has it."""
+    from sqlalchemy import inspect
+
+    if "last_used_at" not in {c["name"] for c in inspect(conn).get_columns("tokens")}:
+        kind = schema.tokens.c.last_used_at.type.compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE tokens ADD COLUMN last_used_at {kind}")
+
+
 def _index(table: Table, name: str) -> Index:
     return next(i for i in table.indexes if i.name == name)
 

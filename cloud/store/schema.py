@@ -73,6 +73,7 @@ tokens = Table(
     Column("created_at", TS, nullable=False),
     Column("expires_at", TS),
     Column("revoked_at", TS),
+    Column("last_used_at", TS),  # sessions: for the idle timeout (cloud/auth.py), kept to the minute
 )
 
 trips = Table(

@@ -86,6 +86,10 @@ class People:
         self.site = site
         self.password = secrets.token_urlsafe(16)
         self._local = threading.local()
+        #: token → the account's user name, and a token the service ended for idleness → its successor:
+        #: an account the run uses rarely (a small yard's operator) sits idle past the session idle limit.
+        self._username: dict[str, str] = {}
+        self._renewed: dict[str, str] = {}
         self._bootstrap_admin(db_url)
         self.admin = self.login("board.admin")
         self.agency: dict[str, str] = {}
@@ -105,10 +109,12 @@ class People:
         rng = random.Random(seed)
         self.companies: list[str] = []
         for i in range(companies):
-            self.companies.append(self.call(None, "POST", "/api/v1/companies/register", json={
+            token = self.call(None, "POST", "/api/v1/companies/register", json={
                 "company_name": f"Công ty TNHH Vận tải Biên mậu {i + 1}",
                 "tax_code": "".join(rng.choices("0123456789", k=10)), "username": f"cty{i + 1}.sim",
-                "password": self.password, "display_name": f"Biên mậu {i + 1}"})["token"])
+                "password": self.password, "display_name": f"Biên mậu {i + 1}"})["token"]
+            self._username[token] = f"cty{i + 1}.sim"
+            self.companies.append(token)
 
     def _bootstrap_admin(self, db_url: str) -> None:
         """The one account nobody can create over the API (as ``gate-cloud create-admin`` does)."""
@@ -130,15 +136,22 @@ class People:
         return s
 
     def call(self, token: str | None, method: str, path: str, **kw: Any) -> Any:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        current = self._renewed.get(token, token) if token else None
+        headers = {"Authorization": f"Bearer {current}"} if current else {}
         r = self._session().request(method, self.url + path, headers=headers, timeout=30, **kw)
+        if r.status_code == 401 and token in self._username:  # session ended (idle): log in again, once
+            self._renewed[token] = self.login(self._username[token])
+            r = self._session().request(method, self.url + path, timeout=30, **kw,
+                                        headers={"Authorization": f"Bearer {self._renewed[token]}"})
         if r.status_code >= 400:
             raise ApiError(method, path, r.status_code, r.text)
         return r.json() if r.content else None
 
     def login(self, username: str) -> str:
-        return self.call(None, "POST", "/api/v1/auth/login",
-                         json={"username": username, "password": self.password})["token"]
+        token = self.call(None, "POST", "/api/v1/auth/login",
+                          json={"username": username, "password": self.password})["token"]
+        self._username[token] = username
+        return token
 
     def gate_token(self, gate_id: str) -> str:
         return self.call(self.admin, "POST", f"/api/v1/admin/gates/{gate_id}/token")["token"]

@@ -6,7 +6,7 @@ records (``StatusListener``, ``cloud/presence.py``) for the gate monitor. Everyt
 gates also poll, and the monitor then judges a gate by its last sync.
 
 The service logs in to the broker as ``central`` with the password in ``$GATE_CLOUD_MQTT_PASSWORD`` (or the
-systemd credential ``mqtt-password``) when one is given; the broker's ACL (``deploy/mosquitto/acl``) lets it
+systemd credential ``mqtt-password``) when one is given; the broker's ACL (``deploy/mosquitto/border-gate.acl``) lets it
 write every gate's permits and queue topics and read their status.
 """
 

@@ -15,7 +15,6 @@ import pytest
 
 from edge.barrier.config import SafetyConfig
 from edge.barrier.sim import SimBarrierDriver
-from edge.camera.base import Frame
 from edge.camera.sim import SimCameraSource
 from edge.config import load_gate_config
 from edge.config.models import SimBarrier, SimCamera, SimReader, StoreConfig
@@ -46,9 +45,6 @@ class TriggerableReader(SimPlateReader):
     def __init__(self, cfg: SimReader):
         super().__init__(cfg)
         self.triggers: list[float] = []
-
-    def read(self, frame: Frame) -> PlateRead | None:
-        return super().read(frame)
 
     def trigger(self, ts: float) -> None:
         self.triggers.append(ts)

@@ -16,12 +16,15 @@ be replaced before it ends).
 
 from __future__ import annotations
 
+import logging
 import queue
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+
+log = logging.getLogger(__name__)
 
 #: Chunks per staged write: SQLite attaches at most 10 databases by default; 8 leaves two spare.
 STAGES = 8
@@ -46,8 +49,9 @@ def memory_schemas(conn: sqlite3.Connection, prefix: str, n: int = STAGES) -> It
         for name in names:
             try:
                 conn.execute("DETACH DATABASE " + name)
-            except sqlite3.DatabaseError:  # still in a failed transaction: the connection's close drops it
-                pass
+            except sqlite3.DatabaseError as exc:
+                # Left attached, the name would refuse the next staged write's ATTACH: say so once here.
+                log.error("staging_schema_not_detached", extra={"schema": name, "error": str(exc)})
 
 
 def serialise(create_sql: str, insert_sql: str, rows: Sequence[tuple[Any, ...]]) -> bytes:

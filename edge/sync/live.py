@@ -10,7 +10,7 @@ was away are not kept. It publishes a retained "online" on its status topic, wit
 paho reconnects by itself (1 s .. 30 s). Everything works without it: the sync thread also polls.
 
 The box logs in with its gate id as user name and its MQTT password (secret ``mqtt-password``, see
-``edge.config.secrets``); the broker's ACL (``deploy/mosquitto/acl``) lets it read only its own permits
+``edge.config.secrets``); the broker's ACL (``deploy/mosquitto/border-gate.acl``) lets it read only its own permits
 and queue topics and write only its own status.
 """
 

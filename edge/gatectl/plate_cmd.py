@@ -10,14 +10,15 @@ import click
 import cv2
 
 from edge.plate.evaluate import ManifestError, load_manifest, run, summary
+from edge.plate.pipeline import FALLBACK_ZOOM
 
 
-def _pipeline(max_side: int):
+def _pipeline(max_side: int, zoom: float):
     from edge.plate.detector import TextDetector
     from edge.plate.pipeline import PlatePipeline
     from edge.plate.recognizer import Recognizer
     try:
-        return PlatePipeline(Recognizer(), TextDetector(max_side=max_side))
+        return PlatePipeline(Recognizer(), TextDetector(max_side=max_side), fallback_zoom=zoom)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -33,10 +34,13 @@ def plate() -> None:
 @click.option("--rows", type=click.IntRange(1, 2), help="Rows of the crops (default: told by shape).")
 @click.option("--max-side", type=click.IntRange(160, 1920), default=640, show_default=True,
               help="Detection scale: long side of the frame in pixels.")
+@click.option("--zoom", type=click.FloatRange(1.0, 2.5), default=FALLBACK_ZOOM, show_default=True,
+              help="When no VN or CN plate is read, look again at this zoom, in tiles (1: never).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def plate_read(images: tuple[Path, ...], crop: bool, rows: int | None, max_side: int, as_json: bool) -> None:
+def plate_read(images: tuple[Path, ...], crop: bool, rows: int | None, max_side: int, zoom: float,
+               as_json: bool) -> None:
     """Read the plate(s) in each IMAGE: text, confidence, box."""
-    pipeline = _pipeline(max_side)
+    pipeline = _pipeline(max_side, zoom)
     out = []
     for path in images:
         image = cv2.imread(str(path))
@@ -51,7 +55,7 @@ def plate_read(images: tuple[Path, ...], crop: bool, rows: int | None, max_side:
         else:
             reads = [{"text": f.text, "confidence": round(f.confidence, 4), "rows": f.rows, "box": list(f.box),
                       "char_confidence": [round(c, 3) for c in f.char_confidence]}
-                     for f in pipeline.read_frame(image)]
+                     for f in pipeline.read_frame(image, thorough=True)]
         out.append({"image": str(path), "reads": reads})
     if as_json:
         click.echo(json.dumps({"images": out}, ensure_ascii=False, indent=2))
@@ -70,16 +74,19 @@ def plate_read(images: tuple[Path, ...], crop: bool, rows: int | None, max_side:
 @click.option("--crops", is_flag=True, help="Each image is a plate crop (else a full scene).")
 @click.option("--max-side", type=click.IntRange(160, 1920), default=640, show_default=True,
               help="Detection scale for full scenes.")
+@click.option("--zoom", type=click.FloatRange(1.0, 2.5), default=FALLBACK_ZOOM, show_default=True,
+              help="Full scenes: when no VN or CN plate is read, look again at this zoom, in tiles (1: never).")
 @click.option("--limit", type=click.IntRange(1, 10_000_000), help="Only the first N rows.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (figures and first errors).")
-def plate_eval(manifest: Path, crops: bool, max_side: int, limit: int | None, as_json: bool) -> None:
+def plate_eval(manifest: Path, crops: bool, max_side: int, zoom: float, limit: int | None,
+               as_json: bool) -> None:
     """Accuracy (exact plate) and latency over a labelled MANIFEST (CSV: path,text[,rows][,x,y,w,h])."""
     try:
         items = load_manifest(manifest)
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from exc
     items = items[:limit] if limit else items
-    pipeline = _pipeline(max_side)
+    pipeline = _pipeline(max_side, zoom)
 
     def progress(done: int, total: int) -> None:
         if done % 50 == 0 or done == total:

@@ -19,6 +19,10 @@ from edge.plate.ovmodel import CompiledModel
 
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
 _STD = np.array([0.229, 0.224, 0.225], np.float32) * 255
+#: Padding added around a stacked pair of lines, as shares of the pair's width and height.
+PAIR_PAD_X, PAIR_PAD_Y = 0.05, 0.05
+#: Padding added around a single text line, as shares of its height: along the line and across it.
+LINE_PAD_ALONG, LINE_PAD_ACROSS = 0.4, 0.1
 
 
 def default_model() -> Path:
@@ -43,17 +47,37 @@ class TextDetector:
         self._model = CompiledModel(model or default_model(), "plate detector", threads)
         self.max_side, self.thresh, self.box_thresh, self.unclip = max_side, thresh, box_thresh, unclip
 
-    def text_boxes(self, image: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """Rotated text-line rectangles ((4, 2) corner arrays in frame pixels) with their scores."""
+    def text_boxes(self, image: np.ndarray, zoom: float = 1.0) -> list[tuple[np.ndarray, float]]:
+        """Rotated text-line rectangles ((4, 2) corner arrays in frame pixels) with their scores.
+
+        ``zoom`` > 1 looks closer: the frame is scaled to ``zoom`` times the usual detection size and
+        read in overlapping tiles of the usual size. The network then always sees one input shape, so
+        OpenVINO keeps its buffers: one pass at 960 px instead of 640 would grow the process by ~100 MB
+        for good. Costs one pass per tile (4 at zoom 1.5).
+        """
         h, w = image.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
         nh, nw = max(32, int(round(h * scale / 32)) * 32), max(32, int(round(w * scale / 32)) * 32)
-        rgb = cv2.cvtColor(cv2.resize(image, (nw, nh)), cv2.COLOR_BGR2RGB).astype(np.float32)
+        if zoom <= 1.0:
+            return self._boxes(self._prob(cv2.resize(image, (nw, nh))), w / nw, h / nh)
+        zh, zw = int(round(nh * zoom)), int(round(nw * zoom))
+        big = cv2.resize(image, (zw, zh))
+        out: list[tuple[np.ndarray, float]] = []
+        for ty in _tile_starts(zh, nh):
+            for tx in _tile_starts(zw, nw):
+                out += self._boxes(self._prob(big[ty:ty + nh, tx:tx + nw]), w / zw, h / zh, tx, ty)
+        return _dedupe(out, image.shape)
+
+    def _prob(self, resized: np.ndarray) -> np.ndarray:
+        rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32)
         x = ((rgb - _MEAN) / _STD).transpose(2, 0, 1)[None]
-        prob = self._model.run(x)[0, 0]
+        return self._model.run(x)[0, 0]
+
+    def _boxes(self, prob: np.ndarray, sx: float, sy: float, ox: int = 0, oy: int = 0
+               ) -> list[tuple[np.ndarray, float]]:
+        """Text lines of one probability map, in frame pixels (map pixel + offset, times scale)."""
         mask = (prob > self.thresh).astype(np.uint8)
         contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-        sx, sy = w / nw, h / nh
         out = []
         for c in contours:
             if cv2.contourArea(c) < 12:
@@ -67,11 +91,41 @@ class TextDetector:
             (cx, cy), (rw, rh), angle = cv2.minAreaRect(c)
             # DB shrinks text regions when training; grow them back by area/perimeter × ratio
             d = rw * rh * self.unclip / max(1e-6, 2 * (rw + rh))
-            pts = cv2.boxPoints(((cx, cy), (rw + 2 * d, rh + 2 * d), angle))
+            pts = cv2.boxPoints(((cx + ox, cy + oy), (rw + 2 * d, rh + 2 * d), angle))
             pts[:, 0] *= sx
             pts[:, 1] *= sy
             out.append((pts, score))
         return out
+
+
+def _tile_starts(total: int, size: int) -> list[int]:
+    """Tile origins along one axis: tiles of ``size`` covering ``total``, neighbours overlapping by at
+    least half a tile (a plate cut by one tile's edge lies whole in the next)."""
+    if total <= size:
+        return [0]
+    k = int(np.ceil((total - size) / (size / 2))) + 1
+    return sorted({int(round(i * (total - size) / (k - 1))) for i in range(k)})
+
+
+def _dedupe(boxes: list[tuple[np.ndarray, float]], shape: tuple[int, ...]) -> list[tuple[np.ndarray, float]]:
+    """One line per text line seen by several tiles: the largest wins, and lines lying mostly inside it
+    (the same line, or the part of it one tile saw) go."""
+    rects = [_bbox(p, shape) for p, _ in boxes]
+    order = sorted(range(len(boxes)), key=lambda i: -rects[i][2] * rects[i][3])
+    kept: list[int] = []
+    for i in order:
+        if not any(inside(rects[i], rects[k]) for k in kept):
+            kept.append(i)
+    return [boxes[i] for i in sorted(kept)]
+
+
+def inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int], share: float = 0.7) -> bool:
+    """Whether at least ``share`` of box ``a``'s area (x, y, w, h) lies within box ``b``."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = min(ax + aw, bx + bw) - max(ax, bx)
+    ih = min(ay + ah, by + bh) - max(ay, by)
+    return iw > 0 and ih > 0 and iw * ih >= share * aw * ah
 
 
 def _order(pts: np.ndarray) -> np.ndarray:
@@ -89,6 +143,22 @@ def rectify(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return cv2.warpPerspective(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
+def _grow(pts: np.ndarray) -> np.ndarray:
+    """A text line's rectangle grown along its own axes by LINE_PAD shares of its height.
+
+    The detector's line hugs the glyphs and often clips a plate's first or last character (a country
+    band, a thin "1"); the recogniser reads a loose crop better than one cut short.
+    """
+    (cx, cy), (w, h), angle = cv2.minAreaRect(pts.astype(np.float32))
+    short = min(w, h)
+    along, across = LINE_PAD_ALONG * short, LINE_PAD_ACROSS * short
+    if w >= h:
+        w, h = w + 2 * along, h + 2 * across
+    else:
+        w, h = w + 2 * across, h + 2 * along
+    return cv2.boxPoints(((cx, cy), (w, h), angle))
+
+
 def _bbox(pts: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     x0, y0 = np.floor(pts.min(axis=0)).astype(int)
     x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
@@ -104,7 +174,7 @@ def candidates(image: np.ndarray, boxes: list[tuple[np.ndarray, float]], max_lin
     rects = [_bbox(p, image.shape) for p, _ in boxes]
     for (pts, score), r in zip(boxes, rects):
         if r[2] >= 8 and r[3] >= 6:
-            out.append(Candidate(r, rectify(image, pts), None, score))
+            out.append(Candidate(r, rectify(image, _grow(pts)), None, score))
     for i, (a, sa) in enumerate(zip(rects, (s for _, s in boxes))):
         for j, b in enumerate(rects):
             if i == j or b[1] <= a[1]:
@@ -117,8 +187,11 @@ def candidates(image: np.ndarray, boxes: list[tuple[np.ndarray, float]], max_lin
                 continue
             if not 0.4 <= a[2] / b[2] <= 2.5 or not 0.5 <= a[3] / b[3] <= 2.0:
                 continue
-            x0, y0 = min(ax0, bx0), a[1]
-            x1, y1 = max(ax1, bx1), b[1] + b[3]
+            # the detector's lines often stop short of a row's first or last character (a bottom row
+            # is wider than the top one): pad the pair, as the recogniser was trained on loose crops
+            px, py = int(PAIR_PAD_X * (max(ax1, bx1) - min(ax0, bx0))), int(PAIR_PAD_Y * (b[1] + b[3] - a[1]))
+            x0, y0 = max(0, min(ax0, bx0) - px), max(0, a[1] - py)
+            x1, y1 = min(image.shape[1], max(ax1, bx1) + px), min(image.shape[0], b[1] + b[3] + py)
             crop = image[y0:y1, x0:x1]
             if crop.size:
                 out.append(Candidate((x0, y0, x1 - x0, y1 - y0), crop, 2, (sa + boxes[j][1]) / 2))

@@ -18,15 +18,18 @@ class OpenVinoPlateReader:
         self.cfg = cfg
         recognizer = Recognizer(cfg.recognizer or DEFAULT_MODEL, threads=cfg.threads)
         detector = TextDetector(cfg.detector, max_side=cfg.detect_max_side, threads=cfg.threads)
-        self.pipeline = PlatePipeline(recognizer, detector, min_confidence=cfg.min_confidence)
+        self.pipeline = PlatePipeline(recognizer, detector, min_confidence=cfg.min_confidence,
+                                      fallback_zoom=cfg.detect_zoom)
         self.voter = Voter(agree=cfg.agree, stop_frames=cfg.stop_frames, lost_s=cfg.lost_s,
                            loop_hold_s=cfg.loop_hold_s)
         self.frames = 0
 
     def read(self, frame: Frame) -> PlateRead | None:
         self.frames += 1
-        reads = self.pipeline.read_frame(frame.image)
-        return self.voter.update(reads, frame.image, frame.ts, loop=bool(frame.meta.get("loop")))
+        loop = bool(frame.meta.get("loop"))
+        # a vehicle on the loop (or a trigger waiting for its read) is worth a second, finer look
+        reads = self.pipeline.read_frame(frame.image, thorough=loop or self.voter.waiting(frame.ts))
+        return self.voter.update(reads, frame.image, frame.ts, loop=loop)
 
     def trigger(self, ts: float) -> None:
         """The loop detector in front of the barrier fired: emit this vehicle's read now."""

@@ -6,8 +6,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge.plate.detector import TextDetector, candidates
+from edge.plate.detector import TextDetector, candidates, inside
 from edge.plate.recognizer import Recognizer
+from edge.plate.text import country_of
+
+#: Zoom of the second, closer look at a frame that should show a plate (see :meth:`read_frame`).
+FALLBACK_ZOOM = 1.5
 
 
 @dataclass(frozen=True)
@@ -23,10 +27,11 @@ class PlatePipeline:
     """Shares one compiled detector and recogniser; reads of a frame come back best first."""
 
     def __init__(self, recognizer: Recognizer | None = None, detector: TextDetector | None = None,
-                 min_confidence: float = 0.3):
+                 min_confidence: float = 0.3, fallback_zoom: float = FALLBACK_ZOOM):
         self.recognizer = recognizer or Recognizer()
         self._detector = detector
         self.min_confidence = min_confidence
+        self.fallback_zoom = fallback_zoom
 
     @property
     def detector(self) -> TextDetector:
@@ -34,21 +39,45 @@ class PlatePipeline:
             self._detector = TextDetector()
         return self._detector
 
-    def read_frame(self, image: np.ndarray, roi: tuple[int, int, int, int] | None = None) -> list[FrameRead]:
+    def read_frame(self, image: np.ndarray, roi: tuple[int, int, int, int] | None = None,
+                   thorough: bool = False) -> list[FrameRead]:
+        """Plate reads of a frame, best first.
+
+        ``thorough``: a vehicle is known to be there (a still image, or the loop detector is on), so when
+        the usual pass reads no VN or CN plate, look again closer (``fallback_zoom``, in tiles; see
+        :meth:`TextDetector.text_boxes`). Small plates (a two-row plate ~100 px wide in a 1280 px frame)
+        are lost at the usual 640 px and found at 1.5 times that, for about four times the cost, which a
+        live stream of mostly empty frames cannot pay on every frame.
+        """
         ox = oy = 0
         if roi is not None:
             ox, oy, rw, rh = roi
             image = image[oy:oy + rh, ox:ox + rw]
-        cands = candidates(image, self.detector.text_boxes(image))
+        out = self._read(image, 1.0, ox, oy)
+        if thorough and self.fallback_zoom > 1.0 and not any(country_of(r.text) != "XX" for r in out):
+            # nothing read, or only text that fits no more than the loose foreign-plate grammar (often
+            # one row of a two-row plate whose other row the coarse pass missed)
+            closer = self._read(image, self.fallback_zoom, ox, oy)
+            if not out or any(country_of(r.text) != "XX" for r in closer):
+                out = closer
+        return out
+
+    def _read(self, image: np.ndarray, zoom: float, ox: int, oy: int) -> list[FrameRead]:
+        cands = candidates(image, self.detector.text_boxes(image, zoom))
         if not cands:
             return []
         reads = self.recognizer.read_many([c.crop for c in cands], [c.rows for c in cands])
+        kept = [(c, r) for c, r in zip(cands, reads) if r.valid and r.confidence >= self.min_confidence]
+        # A two-row plate's top row alone ("59L2") often passes the foreign-plate grammar as well; once
+        # the stacked pair reads as a plate, its rows are parts of it, not plates of their own.
+        pairs = [c.box for c, _ in kept if c.rows == 2]
         out: dict[str, FrameRead] = {}
-        for c, r in zip(cands, reads):
-            if not r.valid or r.confidence < self.min_confidence:
+        for c, r in kept:
+            if c.rows != 2 and any(inside(c.box, b) for b in pairs):
                 continue
             x, y, w, h = c.box
             fr = FrameRead(r.text, r.confidence, r.char_confidence, (x + ox, y + oy, w, h), r.rows)
             if r.text not in out or fr.confidence > out[r.text].confidence:
                 out[r.text] = fr
         return sorted(out.values(), key=lambda f: -f.confidence)
+

@@ -176,12 +176,14 @@ def rows_of(layout: Layout) -> int:
 
 
 def render_scene(text: str, layout: Layout, rng: random.Random | None = None,
-                 size: tuple[int, int] = (1280, 720), plate_width: int | None = None
-                 ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+                 size: tuple[int, int] = (1280, 720), plate_width: int | None = None,
+                 plate_image: np.ndarray | None = None) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """A gate-camera frame (BGR) with a truck front carrying the plate; returns the frame and the plate box.
 
     Deliberately plain (road, truck cab, grille, a company name on the cab as distracting text):
-    it exercises detection, cropping and the grammar filter, not photo-realism.
+    it exercises detection, cropping and the grammar filter, not photo-realism. ``plate_image`` (BGR)
+    is hung on the truck instead of a rendered plate: a real plate crop, to measure the scene path
+    on real plates when no labelled real scenes are at hand (``text`` is then unused).
     """
     rng = rng or random.Random()
     w, h = size
@@ -205,12 +207,12 @@ def render_scene(text: str, layout: Layout, rng: random.Random | None = None,
     name = rng.choice(["VINATRANS", "LOGISTICS", "HAIPHONG CO", "TRANS ASIA", "KIM THANH"])
     cv2.putText(frame, name, (x0 + cab_w // 8, y0 + cab_h * 6 // 12), cv2.FONT_HERSHEY_SIMPLEX,
                 cab_w / 900, (245, 245, 245), 2)
-    plate = render_plate(text, layout, rng)
+    plate = render_plate(text, layout, rng) if plate_image is None else plate_image
     pw = plate_width or int(rng.uniform(0.15, 0.22) * w)
     if layout == "vn2":
         pw = int(pw * 0.55)
     ph = max(8, int(plate.shape[0] * pw / plate.shape[1]))
-    plate = cv2.resize(plate, (pw, ph), interpolation=cv2.INTER_AREA)
+    plate = cv2.resize(plate, (pw, ph), interpolation=cv2.INTER_AREA if pw <= plate.shape[1] else cv2.INTER_CUBIC)
     px = cx - pw // 2 + rng.randint(-cab_w // 8, cab_w // 8)
     py = y0 + cab_h - ph - rng.randint(cab_h // 30, cab_h // 10)
     frame[py:py + ph, px:px + pw] = plate

@@ -80,6 +80,10 @@ class Voter:
         that has one, if that frame is captured within ``loop_hold_s``."""
         self._loop_until = ts + self.loop_hold_s
 
+    def waiting(self, ts: float) -> bool:
+        """Whether a loop trigger is still waiting for its read at ``ts``."""
+        return ts <= self._loop_until
+
     def _track_for(self, read: FrameRead) -> Track:
         for t in self.tracks:
             last = t.reads[-1][0]

@@ -1,0 +1,181 @@
+"""The scene path (detect → crop → read) on real plates, and the finer second look.
+
+With no labelled real gate scenes on this machine, real plate crops from the shared VN set (the
+held-out 20%) are hung on synthetic truck fronts; the scene path must read them about as well as the
+crop reader reads the bare crops.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.camera.base import Frame
+from edge.config.models import OpenVinoReader
+from edge.plate import detector as det
+from edge.plate.evaluate import comparable
+from edge.plate.openvino_reader import OpenVinoPlateReader
+from edge.plate.pipeline import FALLBACK_ZOOM, PlatePipeline
+from edge.plate.synth import random_text, render_plate, render_scene
+from edge.plate.text import country_of
+from edge.plate.training.data import is_validation
+from test_plate_recognizer import shared_crops
+
+#: raw labels; the same crops read bare: 0.77. Measured 0.77 in scenes (0.70 before the row, padding
+#: and closer-look changes of 2026-11-23) over all 454 held-out crops; see benchmarks/plate.py.
+SCENE_FLOOR = 0.72
+
+
+@pytest.fixture(scope="module")
+def pipe() -> PlatePipeline:
+    return PlatePipeline()
+
+
+class Spy:
+    """Records the zoom of each call to the real detector."""
+
+    def __init__(self, detector: det.TextDetector):
+        self.detector, self.zooms = detector, []
+        self._real = detector.text_boxes
+
+    def __enter__(self) -> Spy:
+        def text_boxes(image, zoom=1.0):
+            self.zooms.append(zoom)
+            return self._real(image, zoom)
+        self.detector.text_boxes = text_boxes  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        del self.detector.text_boxes
+
+
+def test_real_crops_hung_in_scenes_are_read_like_bare_crops(pipe: PlatePipeline):
+    base = shared_crops()
+    rows = [r for r in csv.DictReader((base / "manifest.csv").open(encoding="utf-8")) if is_validation(r["path"])]
+    rows = sorted(rows, key=lambda r: r["path"])[:150]
+    rng = random.Random("scenes")
+    correct = 0
+    for r in rows:
+        crop = cv2.imread(str(base / r["path"]))
+        assert crop is not None, r["path"]
+        frame, _ = render_scene("", "vn2" if r["rows"] == "2" else "vn1", rng, plate_image=crop)
+        reads = pipe.read_frame(frame, thorough=True)
+        correct += bool(reads) and reads[0].text == comparable(r["text"])
+    assert correct / len(rows) >= SCENE_FLOOR, f"{correct}/{len(rows)}"
+
+
+def test_two_row_plate_is_read_whole_never_its_top_row_alone(pipe: PlatePipeline):
+    rng = random.Random("rows")
+    whole = 0
+    for _ in range(12):
+        text = random_text("vn2", rng)
+        frame, _ = render_scene(text, "vn2", rng)
+        reads = pipe.read_frame(frame)
+        top = comparable(text.split()[0])  # "59-L2 149.99" → "59L2", which the foreign grammar accepts
+        assert top not in {r.text for r in reads}, reads
+        whole += bool(reads) and reads[0].text == comparable(text)
+    assert whole >= 10
+
+
+def _small_blurred_two_row(rng: random.Random) -> tuple[np.ndarray, str]:
+    text = random_text("vn2", rng)
+    plate = cv2.GaussianBlur(render_plate(text, "vn2", rng, height=60), (0, 0), 1.0)
+    frame, _ = render_scene(text, "vn2", rng, plate_width=160, plate_image=plate)  # ~88 px wide
+    return frame, comparable(text)
+
+
+def test_finer_second_look_only_when_thorough_and_nothing_read(pipe: PlatePipeline):
+    rng = random.Random("small")
+    scenes = [_small_blurred_two_row(rng) for _ in range(10)]
+    coarse = fine = 0
+    with Spy(pipe.detector) as spy:
+        for frame, text in scenes:
+            reads = pipe.read_frame(frame)
+            coarse += bool(reads) and reads[0].text == text
+        assert set(spy.zooms) == {1.0}  # a live frame is never looked at twice
+        spy.zooms.clear()
+        for frame, text in scenes:
+            before = len(spy.zooms)
+            first = pipe._read(frame, 1.0, 0, 0)
+            reads = pipe.read_frame(frame, thorough=True)
+            fine += bool(reads) and reads[0].text == text
+            looked_twice = spy.zooms[before + 1:] == [1.0, FALLBACK_ZOOM]
+            # the second look happens exactly when the first read no VN or CN plate
+            assert looked_twice == (not any(country_of(r.text) != "XX" for r in first))
+    assert fine >= coarse + 2 and fine >= 7, (coarse, fine)
+
+
+def test_closer_look_tiles_keep_the_usual_input_shape(pipe: PlatePipeline):
+    """Tiles of the usual size: OpenVINO sees one input shape, so the closer look adds no memory."""
+    shapes = []
+    real = pipe.detector._prob
+    pipe.detector._prob = lambda resized: shapes.append(resized.shape) or real(resized)  # type: ignore[method-assign]
+    try:
+        frame, _ = render_scene("51F06532", "vn1", random.Random(1))
+        pipe.detector.text_boxes(frame)
+        pipe.detector.text_boxes(frame, FALLBACK_ZOOM)
+    finally:
+        del pipe.detector._prob
+    assert len(shapes) == 5 and len(set(shapes)) == 1, shapes
+
+
+def test_tiles_overlap_by_half_a_tile_and_cover_the_whole():
+    for total, size in ((960, 640), (528, 352), (1280, 640), (640, 640), (300, 640)):
+        starts = det._tile_starts(total, size)
+        assert starts[0] == 0 and starts[-1] + size >= total
+        assert all(b - a <= size / 2 for a, b in zip(starts, starts[1:]))
+
+
+def test_a_line_seen_by_two_tiles_is_kept_once():
+    whole = cv2.boxPoints(((300.0, 200.0), (200.0, 40.0), 0.0))
+    part = cv2.boxPoints(((250.0, 200.0), (100.0, 38.0), 0.0))  # the half one tile saw
+    other = cv2.boxPoints(((300.0, 400.0), (200.0, 40.0), 0.0))
+    kept = det._dedupe([(part, 0.9), (whole, 0.8), (other, 0.7)], (720, 1280, 3))
+    assert [s for _, s in kept] == [0.8, 0.7]
+
+
+def test_loop_trigger_makes_the_live_reader_look_closer():
+    reader = OpenVinoPlateReader(OpenVinoReader(type="openvino", stop_frames=50, agree=50))
+    frame, text = _small_blurred_two_row(random.Random("loop"))
+    blank = np.full_like(frame, 100)
+    now = time.time()
+    with Spy(reader.pipeline.detector) as spy:
+        for i in range(3):
+            assert reader.read(Frame(blank, now + i * 0.1)) is None
+        assert spy.zooms == [1.0] * 3  # empty road, no loop: one usual look per frame
+        reader.trigger(now + 0.3)
+        assert reader.read(Frame(blank, now + 0.4)) is None
+        assert spy.zooms[3:] == [1.0, FALLBACK_ZOOM]  # a vehicle is on the loop: look again, closer
+        got = reader.read(Frame(frame, now + 0.5))
+    assert got is not None and got.text == text
+
+
+def test_fallback_can_be_switched_off():
+    reader = OpenVinoPlateReader(OpenVinoReader(type="openvino", detect_zoom=1.0))
+    frame = np.full((720, 1280, 3), 100, np.uint8)
+    with Spy(reader.pipeline.detector) as spy:
+        reader.trigger(time.time())
+        reader.read(Frame(frame, time.time()))
+    assert spy.zooms == [1.0]
+
+
+def test_text_line_is_grown_along_and_across_itself():
+    w, h = 200.0, 40.0
+    for angle in (0.0, 90.0, 12.0):
+        pts = cv2.boxPoints(((500.0, 300.0), (w, h), angle))
+        (_, _), (gw, gh), _ = cv2.minAreaRect(det._grow(pts))
+        long_side, short_side = max(gw, gh), min(gw, gh)
+        assert long_side == pytest.approx(w + 2 * det.LINE_PAD_ALONG * h, abs=1.0)
+        assert short_side == pytest.approx(h + 2 * det.LINE_PAD_ACROSS * h, abs=1.0)
+
+
+def test_inside_share():
+    pair = (100, 100, 100, 80)
+    assert det.inside((110, 100, 80, 38), pair)  # the top row of the pair
+    assert not det.inside((150, 150, 100, 80), pair)  # a quarter inside
+    assert not det.inside((0, 0, 10, 10), pair)

@@ -179,3 +179,18 @@ def test_inside_share():
     assert det.inside((110, 100, 80, 38), pair)  # the top row of the pair
     assert not det.inside((150, 150, 100, 80), pair)  # a quarter inside
     assert not det.inside((0, 0, 10, 10), pair)
+
+
+@pytest.mark.parametrize("h,w,canvas", [(352, 640, (352, 640)), (480, 640, (480, 640)), (640, 640, (640, 640)),
+                                        (640, 352, (640, 352)), (256, 480, (256, 480)), (416, 640, (480, 640)),
+                                        (96, 640, (352, 640))])
+def test_detector_input_shapes_fall_in_few_buckets(pipe: PlatePipeline, h: int, w: int, canvas: tuple[int, int]):
+    assert pipe.detector._canvas(h, w) == canvas
+
+
+def test_statically_compiled_detector_follows_a_new_frame_shape(pipe: PlatePipeline):
+    """Compiled for 16:9; a 4:3 still image recompiles it, and the plate is still read."""
+    rng = random.Random(4)
+    for size in ((1600, 1200), (1280, 720)):
+        frame, _ = render_scene("29C12345", "vn1", rng, size=size)
+        assert [r.text for r in pipe.read_frame(frame)][:1] == ["29C12345"], size

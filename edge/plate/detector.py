@@ -44,8 +44,10 @@ class Candidate:
 class TextDetector:
     def __init__(self, model: Path | None = None, max_side: int = 640, threads: int = 0,
                  thresh: float = 0.3, box_thresh: float = 0.5, unclip: float = 1.6):
-        self._model = CompiledModel(model or default_model(), "plate detector", threads)
         self.max_side, self.thresh, self.box_thresh, self.unclip = max_side, thresh, box_thresh, unclip
+        # compiled for a 16:9 landscape frame, what gate cameras give; another aspect recompiles once
+        landscape = self._canvas(_round32(max_side * 9 / 16), _round32(max_side))
+        self._model = CompiledModel(model or default_model(), "plate detector", threads, (1, 3, *landscape))
 
     def text_boxes(self, image: np.ndarray, zoom: float = 1.0) -> list[tuple[np.ndarray, float]]:
         """Rotated text-line rectangles ((4, 2) corner arrays in frame pixels) with their scores.
@@ -57,7 +59,7 @@ class TextDetector:
         """
         h, w = image.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
-        nh, nw = max(32, int(round(h * scale / 32)) * 32), max(32, int(round(w * scale / 32)) * 32)
+        nh, nw = _round32(h * scale), _round32(w * scale)
         if zoom <= 1.0:
             return self._boxes(self._prob(cv2.resize(image, (nw, nh))), w / nw, h / nh)
         zh, zw = int(round(nh * zoom)), int(round(nw * zoom))
@@ -68,10 +70,24 @@ class TextDetector:
                 out += self._boxes(self._prob(big[ty:ty + nh, tx:tx + nw]), w / zw, h / zh, tx, ty)
         return _dedupe(out, image.shape)
 
+    def _canvas(self, h: int, w: int) -> tuple[int, int]:
+        """The network's input shape for a resized frame (or tile) of h×w (multiples of 32): the long side
+        as it is (the detection size for frames larger than it), the short side the smallest of three
+        aspect buckets (16:9, 4:3, 1:1) that holds it. Few shapes, so the statically compiled network
+        is rarely recompiled, even over still images of many sizes."""
+        long_side = max(h, w)
+        short = next(b for b in (_round32(long_side * 9 / 16), _round32(long_side * 3 / 4), long_side)
+                     if b >= min(h, w))
+        return (short, long_side) if w >= h else (long_side, short)
+
     def _prob(self, resized: np.ndarray) -> np.ndarray:
+        """DB text probability of a resized frame, padded (with the mean colour) to its canvas."""
+        h, w = resized.shape[:2]
+        ch, cw = self._canvas(h, w)
         rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32)
-        x = ((rgb - _MEAN) / _STD).transpose(2, 0, 1)[None]
-        return self._model.run(x)[0, 0]
+        x = np.zeros((1, 3, ch, cw), np.float32)
+        x[0, :, :h, :w] = ((rgb - _MEAN) / _STD).transpose(2, 0, 1)
+        return self._model.run(x)[0, 0, :h, :w]
 
     def _boxes(self, prob: np.ndarray, sx: float, sy: float, ox: int = 0, oy: int = 0
                ) -> list[tuple[np.ndarray, float]]:
@@ -96,6 +112,10 @@ class TextDetector:
             pts[:, 1] *= sy
             out.append((pts, score))
         return out
+
+
+def _round32(v: float) -> int:
+    return max(32, int(round(v / 32)) * 32)
 
 
 def _tile_starts(total: int, size: int) -> list[int]:

@@ -194,3 +194,41 @@ def test_statically_compiled_detector_follows_a_new_frame_shape(pipe: PlatePipel
     for size in ((1600, 1200), (1280, 720)):
         frame, _ = render_scene("29C12345", "vn1", rng, size=size)
         assert [r.text for r in pipe.read_frame(frame)][:1] == ["29C12345"], size
+
+
+def _loose_two_row_crop(rng: random.Random) -> tuple[np.ndarray, str]:
+    """A motorbike-style crop: the plate in its lower part, a tail light above it."""
+    text = random_text("vn2", rng)
+    plate = render_plate(text, "vn2", rng, height=100)
+    h, w = plate.shape[:2]
+    crop = np.full((h + 90, w + 40, 3), 35, np.uint8)
+    cv2.rectangle(crop, (w // 4, 10), (w * 3 // 4 + 40, 60), (40, 40, 200), -1)
+    crop[90:, 20:20 + w] = plate
+    return crop, comparable(text)
+
+
+def test_loose_two_row_crop_is_read_with_the_detectors_help(pipe: PlatePipeline):
+    rng = random.Random("loose")
+    alone = helped = 0
+    for _ in range(10):
+        crop, text = _loose_two_row_crop(rng)
+        alone += pipe.recognizer.read(crop, 2).text == text  # the fixed split cuts the top row
+        read = pipe.read_crop(crop, 2)
+        helped += read.text == text and read.valid and read.rows == 2
+    assert alone <= 2 and helped >= 9, (alone, helped)
+
+
+def test_confident_crop_read_never_runs_the_detector(pipe: PlatePipeline):
+    rng = random.Random("tight")
+    with Spy(pipe.detector) as spy:
+        for _ in range(5):
+            text = random_text("vn1", rng)
+            read = pipe.read_crop(render_plate(text, "vn1", rng, height=80), 1)
+            assert read.text == comparable(text) and read.confidence >= 0.9
+    assert spy.zooms == []
+
+
+def test_staged_crop_has_the_compiled_shape(pipe: PlatePipeline):
+    for shape in ((40, 200, 3), (180, 140, 3), (24, 94, 3), (700, 300, 3)):
+        staged = pipe.detector.stage(np.full(shape, 128, np.uint8))
+        assert staged.shape[:2] == pipe.detector.landscape

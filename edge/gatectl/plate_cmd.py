@@ -48,7 +48,7 @@ def plate_read(images: tuple[Path, ...], crop: bool, rows: int | None, max_side:
             out.append({"image": str(path), "error": "unreadable image"})
             continue
         if crop:
-            r = pipeline.recognizer.read(image, rows)
+            r = pipeline.read_crop(image, rows)
             h, w = image.shape[:2]
             reads = [{"text": r.text, "confidence": round(r.confidence, 4), "valid": r.valid, "rows": r.rows,
                       "box": [0, 0, w, h], "char_confidence": [round(c, 3) for c in r.char_confidence]}]

@@ -46,8 +46,8 @@ class TextDetector:
                  thresh: float = 0.3, box_thresh: float = 0.5, unclip: float = 1.6):
         self.max_side, self.thresh, self.box_thresh, self.unclip = max_side, thresh, box_thresh, unclip
         # compiled for a 16:9 landscape frame, what gate cameras give; another aspect recompiles once
-        landscape = self._canvas(_round32(max_side * 9 / 16), _round32(max_side))
-        self._model = CompiledModel(model or default_model(), "plate detector", threads, (1, 3, *landscape))
+        self.landscape = self._canvas(_round32(max_side * 9 / 16), _round32(max_side))
+        self._model = CompiledModel(model or default_model(), "plate detector", threads, (1, 3, *self.landscape))
 
     def text_boxes(self, image: np.ndarray, zoom: float = 1.0) -> list[tuple[np.ndarray, float]]:
         """Rotated text-line rectangles ((4, 2) corner arrays in frame pixels) with their scores.
@@ -69,6 +69,21 @@ class TextDetector:
             for tx in _tile_starts(zw, nw):
                 out += self._boxes(self._prob(big[ty:ty + nh, tx:tx + nw]), w / zw, h / zh, tx, ty)
         return _dedupe(out, image.shape)
+
+    def stage(self, crop: np.ndarray, margin: int = 32) -> np.ndarray:
+        """A plate crop set on a frame of the compiled landscape shape, for :meth:`text_boxes`: scaled to
+        fill it less ``margin`` on every side, edges repeated for ``margin`` px, the rest its median
+        colour. The detector then finds the plate's own lines within a loose crop."""
+        ch, cw = self.landscape
+        h, w = crop.shape[:2]
+        s = min((ch - 2 * margin) / h, (cw - 2 * margin) / w)
+        sh, sw = max(1, int(h * s)), max(1, int(w * s))
+        img = cv2.resize(crop, (sw, sh), interpolation=cv2.INTER_CUBIC if s > 1 else cv2.INTER_AREA)
+        img = cv2.copyMakeBorder(img, margin, margin, margin, margin, cv2.BORDER_REPLICATE)
+        top, left = (ch - sh - 2 * margin) // 2, (cw - sw - 2 * margin) // 2
+        fill = [int(v) for v in np.median(crop.reshape(-1, crop.shape[2]), axis=0)]
+        return cv2.copyMakeBorder(img, top, ch - sh - 2 * margin - top, left, cw - sw - 2 * margin - left,
+                                  cv2.BORDER_CONSTANT, value=fill)
 
     def _canvas(self, h: int, w: int) -> tuple[int, int]:
         """The network's input shape for a resized frame (or tile) of h×w (multiples of 32): the long side

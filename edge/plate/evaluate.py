@@ -87,7 +87,7 @@ def run(items: list[Item], pipeline: PlatePipeline, crops: bool,
             if item.box:
                 x, y, w, h = item.box
                 crop = image[max(0, y):y + h, max(0, x):x + w]
-            r = pipeline.recognizer.read(crop, item.rows)
+            r = pipeline.read_crop(crop, item.rows)
             text, conf = (r.text, r.confidence) if r.text else (None, 0.0)
         else:
             reads = pipeline.read_frame(image, thorough=True)  # a still image shows a vehicle

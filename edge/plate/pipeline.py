@@ -42,17 +42,17 @@ class PlatePipeline:
             self._detector = TextDetector()
         return self._detector
 
-    def read_crop(self, crop: np.ndarray, rows: int | None = None, thorough: bool = True) -> CropRead:
+    def read_crop(self, crop: np.ndarray, rows: int | None = None) -> CropRead:
         """A plate crop's read (BGR or grey; ``rows`` given, or told by its shape).
 
         A read below ``RESCUE_BELOW`` or outside every grammar is often a loose crop: a tail light above
         a motorbike plate, or the plate off-centre, so the fixed split between a two-row plate's rows
-        cuts through one. With ``thorough`` the detector then finds the plate's lines within the crop
+        cuts through one. The detector then finds the plate's lines within the crop
         (:meth:`TextDetector.stage`), and its best plate read wins if it is more confident (and, for a
         two-row crop, covers both rows). Costs a detector pass on the ~13 % of real crops read that weakly.
         """
         read = self.recognizer.read(crop, rows)
-        if not thorough or crop.size == 0 or (read.valid and read.confidence >= RESCUE_BELOW):
+        if crop.size == 0 or (read.valid and read.confidence >= RESCUE_BELOW):
             return read
         if crop.ndim == 2:
             crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
@@ -79,11 +79,11 @@ class PlatePipeline:
             ox, oy, rw, rh = roi
             image = image[oy:oy + rh, ox:ox + rw]
         out = self._read(image, 1.0, ox, oy)
-        if thorough and self.fallback_zoom > 1.0 and not any(country_of(r.text) != "XX" for r in out):
+        if thorough and self.fallback_zoom > 1.0 and not _home_plate(out):
             # nothing read, or only text that fits no more than the loose foreign-plate grammar (often
             # one row of a two-row plate whose other row the coarse pass missed)
             closer = self._read(image, self.fallback_zoom, ox, oy)
-            if not out or any(country_of(r.text) != "XX" for r in closer):
+            if not out or _home_plate(closer):
                 out = closer
         return out
 
@@ -106,3 +106,7 @@ class PlatePipeline:
                 out[r.text] = fr
         return sorted(out.values(), key=lambda f: -f.confidence)
 
+
+def _home_plate(reads: list[FrameRead]) -> bool:
+    """Whether any read fits the VN or CN grammar (not only the loose foreign-plate one)."""
+    return any(country_of(r.text) != "XX" for r in reads)

@@ -1,64 +1,99 @@
-"""Flag and correct likely-wrong labels in a packed crop set with a trained recogniser.
+"""Relabel the shared crops' training split by cross-validation, on a GPU.
 
-The shared VN crops were labelled from per-character boxes, and a share of the labels are wrong
-(a digit read as a letter, a row from the wrong plate). Training on them teaches the errors. A
-training label is replaced by the model's read only when the read is grammar-valid, every
-character is read with probability ≥ ``--min-conf``, and the read differs from the label in at
-most two characters. Validation labels are never touched: they measure, they do not teach.
+The shared labels carry errors that fit the plate grammar (``54-H7 5326`` for the plate
+``54-H1 5326``), so :mod:`labels` cannot see them, and a model trained on a label has learnt it: asking
+the shipped model about its own training crops only echoes the labels back. Here the training crops
+are split into folds; for each fold a model is trained on the other folds and reads this fold. A label
+is replaced by the read only where the read fits the crop's grammar, every character is read with
+probability ≥ ``--min-conf``, and read and label differ in at most two characters. Crops with the same
+label share a fold, because the shared set holds several frames of one plate under one (possibly
+wrong) label, and a model that saw a sibling frame would only echo it. Held-out crops are never
+touched: they measure, they do not teach.
 
-    python -m edge.plate.training.relabel .train/real.npz .train/real-relabelled.npz
+    python -m edge.plate.training.relabel .train/real.npz .train/real-cv.npz --folds 2 \\
+           --max-steps 3000 --workers 15 --real-share 0.4 --seed 3 --changes .train/relabel.csv
+
+then train on ``.train/real-cv.npz`` (:mod:`train`).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import logging
+import random
 import sys
+import zlib
 from pathlib import Path
 
-import cv2
 import numpy as np
+import torch
 
-from edge.plate.recognizer import DEFAULT_MODEL, Recognizer
-from edge.plate.training import data
+from edge.plate import prep
+from edge.plate.recognizer import ctc_decode
+from edge.plate.training import data, labels
+from edge.plate.training.train import add_recipe_args, fit, recipe_of
+
+log = logging.getLogger("plate.relabel")
 
 
-def _distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+@torch.no_grad()
+def read_all(model: torch.nn.Module, items: list[tuple[bytes, str, int]], device: str):
+    """Greedy reads with per-character confidence of un-augmented crops."""
+    model.eval()
+    rng = random.Random(0)
+    out: list[tuple[str, tuple[float, ...]]] = []
+    for i in range(0, len(items), 512):
+        lines = [data.real(j, t, r, rng, augment=False) for j, t, r in items[i:i + 512]]
+        x = torch.from_numpy(np.stack([prep.model_input(s.line) for s in lines])).to(device)
+        probs = model(x).float().softmax(-1).cpu().numpy()
+        out += [ctc_decode(p) for p in probs]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("src", type=Path)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("src", type=Path, help="crops packed by edge.plate.training.realpack")
     ap.add_argument("dest", type=Path)
-    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    ap.add_argument("--folds", type=int, default=2)
     ap.add_argument("--min-conf", type=float, default=0.95)
+    ap.add_argument("--changes", type=Path, help="CSV of every replaced label")
+    add_recipe_args(ap, minutes=4.0, max_steps=3000)
     args = ap.parse_args(argv)
-    rec = Recognizer(args.model)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     z = dict(np.load(args.src, allow_pickle=True))
-    texts = list(z["text"])
-    changed = 0
-    for i, (jpeg, text, rows, path) in enumerate(zip(z["jpeg"], z["text"], z["rows"], z["path"])):
-        if data.is_validation(str(path)):
+    texts = [str(t) for t in z["text"]]
+    # (index, jpeg, mended label, rows, grammar) of every usable training crop
+    pool = []
+    for i, (jpeg, text, rows, path) in enumerate(zip(z["jpeg"], texts, z["rows"], z["path"])):
+        label = data.label_of(text)
+        if data.is_validation(str(path)) or label is None:
             continue
-        label = data.label_of(str(text))
-        img = cv2.imdecode(np.frombuffer(bytes(jpeg), np.uint8), cv2.IMREAD_COLOR)
-        if label is None or img is None:
-            continue
-        read = rec.read(img, int(rows))
-        if (read.text != label and read.valid and read.confidence >= args.min_conf
-                and _distance(read.text, label) <= 2):
-            texts[i] = read.text
-            changed += 1
-            sys.stderr.write(f"{path}: {text!r} -> {read.text!r} ({read.confidence:.3f})\n")
+        grammar = labels.grammar_of(str(path))
+        fixed = labels.mend(label, grammar, int(rows))
+        if fixed is not None:
+            pool.append((i, bytes(jpeg), fixed, int(rows), grammar))
+    changes = []
+    for k in range(args.folds):
+        fold = [p for p in pool if zlib.crc32(p[2].encode()) % args.folds == k]
+        rest = [(j, t, r) for i, j, t, r, _ in pool if zlib.crc32(t.encode()) % args.folds != k]
+        log.info("fold %d: training on %d crops, reading %d", k, len(rest), len(fold))
+        model = fit(rest, recipe_of(args), device)
+        reads = read_all(model, [(j, t, r) for _, j, t, r, _ in fold], device)
+        for (i, _, label, rows, grammar), (read, confs) in zip(fold, reads):
+            if labels.accept(label, read, confs, grammar, rows, args.min_conf):
+                texts[i] = read
+                changes.append((str(z["path"][i]), label, read, round(min(confs), 3)))
+        del model
     z["text"] = np.array(texts)
     np.savez_compressed(args.dest, **z)
-    sys.stderr.write(f"relabelled {changed} training crops\n")
+    if args.changes:
+        with args.changes.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["path", "label", "read", "min_char_conf"])
+            w.writerows(changes)
+    log.info("relabelled %d of %d training crops", len(changes), len(pool))
     return 0
 
 

@@ -17,6 +17,7 @@ import logging
 import random
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from edge.plate.charset import CHARS
 from edge.plate.synth import LAYOUTS
-from edge.plate.training import data
+from edge.plate.training import data, labels
 from edge.plate.training.model import CRNN
 
 log = logging.getLogger("plate.train")
@@ -70,16 +71,29 @@ def greedy(logits: torch.Tensor) -> list[str]:
     return out
 
 
-def load_real(path: Path | None) -> tuple[list, list]:
+def load_real(path: Path | None, mend_labels: bool = True) -> tuple[list, list]:
+    """(training, held-out) real crops as (jpeg, text, rows); training labels mended (:mod:`labels`)."""
     if path is None or not path.exists():
         return [], []
     z = np.load(path, allow_pickle=True)
     train, val = [], []
+    mended = dropped = 0
     for jpeg, text, rows, p in zip(z["jpeg"], z["text"], z["rows"], z["path"]):
         label = data.label_of(str(text))
         if label is None or not 4 <= len(label) <= 12:  # a few labels carry dealer-frame text
             continue
-        (val if data.is_validation(str(p)) else train).append((bytes(jpeg), str(text), int(rows)))
+        if data.is_validation(str(p)):
+            val.append((bytes(jpeg), str(text), int(rows)))
+            continue
+        if mend_labels:
+            fixed = labels.mend(label, labels.grammar_of(str(p)), int(rows))
+            if fixed is None:
+                dropped += 1
+                continue
+            mended += fixed != label
+            text = fixed
+        train.append((bytes(jpeg), str(text), int(rows)))
+    log.info("training labels: %d mended, %d left out (grammar)", mended, dropped)
     return train, val
 
 
@@ -97,39 +111,34 @@ def evaluate(model: nn.Module, samples: list[data.Sample], device: str) -> float
     return correct / len(samples)
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--real", type=Path, help="real crops packed by edge.plate.training.realpack")
-    ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--minutes", type=float, default=8.0, help="training time budget")
-    ap.add_argument("--max-steps", type=int, default=30000)
-    ap.add_argument("--batch", type=int, default=256)
-    ap.add_argument("--workers", type=int, default=8)
-    ap.add_argument("--real-share", type=float, default=0.3)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--drop-real", type=float, default=0.15,
-                    help="share of each batch's real crops (highest loss) left out, against label noise")
-    ap.add_argument("--trust-after", type=int, default=800, help="steps before --drop-real applies")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
-    torch.manual_seed(args.seed)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    real_train, real_val = load_real(args.real)
-    log.info("device=%s real_train=%d real_val=%d", device, len(real_train), len(real_val))
-    vrng = random.Random(12345)
-    val_real = [s for s in (data.real(j, t, r, vrng, augment=False) for j, t, r in real_val) if s]
-    val_synth = {lay: [data.synthetic(vrng, lay) for _ in range(500)] for lay in LAYOUTS}
+@dataclass
+class Recipe:
+    """How one model is trained (the command line's training flags)."""
 
+    max_steps: int = 30000
+    minutes: float = 8.0
+    batch: int = 256
+    workers: int = 8
+    real_share: float = 0.3
+    lr: float = 2e-3
+    seed: int = 1
+    drop_real: float = 0.15
+    trust_after: int = 800
+
+
+def fit(real_train: list, recipe: Recipe, device: str, val_real: list[data.Sample] | None = None) -> nn.Module:
+    """Train a fresh CRNN on synthetic plates mixed with ``real_train``; stops at the step or time budget."""
+    torch.manual_seed(recipe.seed)
     model = CRNN().to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=1e-4)
     # the schedule assumes the step budget; the time budget may stop earlier
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.max_steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=recipe.max_steps,
+                                                pct_start=0.1)
     ctc = nn.CTCLoss(blank=0, zero_infinity=True, reduction="none")
-    loader = DataLoader(Mixed(real_train, args.real_share, args.seed), batch_size=args.batch,
-                        num_workers=args.workers, collate_fn=collate, persistent_workers=args.workers > 0,
-                        prefetch_factor=4 if args.workers else None)
-    deadline = time.monotonic() + args.minutes * 60
+    loader = DataLoader(Mixed(real_train, recipe.real_share, recipe.seed), batch_size=recipe.batch,
+                        num_workers=recipe.workers, collate_fn=collate, persistent_workers=False,
+                        prefetch_factor=4 if recipe.workers else None)
+    deadline = time.monotonic() + recipe.minutes * 60
     t0 = time.monotonic()
     step = 0
     for x, targets, lengths, _, real in loader:
@@ -141,10 +150,10 @@ def main(argv: list[str] | None = None) -> int:
         per = ctc(logp, targets, in_len, lengths) / lengths.to(logp.device).clamp(min=1)
         keep = torch.ones_like(per, dtype=torch.bool)
         real = real.to(per.device)
-        if step >= args.trust_after and real.sum() > 4:
+        if step >= recipe.trust_after and real.sum() > 4:
             # small-loss trick: the real crops whose loss is highest are the likeliest mislabelled;
             # leave them out of this step so the model does not learn the shared set's label errors
-            cut = torch.quantile(per[real].detach(), 1.0 - args.drop_real)
+            cut = torch.quantile(per[real].detach(), 1.0 - recipe.drop_real)
             keep = ~real | (per <= cut)
         loss = per[keep].mean()
         opt.zero_grad(set_to_none=True)
@@ -154,12 +163,48 @@ def main(argv: list[str] | None = None) -> int:
         sched.step()
         step += 1
         if step % 500 == 0:
-            log.info("step=%d loss=%.4f lr=%.5f val_real=%.4f %.0fs", step, loss.item(),
-                     sched.get_last_lr()[0], evaluate(model, val_real, device), time.monotonic() - t0)
-        if step >= args.max_steps or time.monotonic() > deadline:
+            log.info("step=%d loss=%.4f lr=%.5f val_real=%.4f %.0fs", step, loss.item(), sched.get_last_lr()[0],
+                     evaluate(model, val_real or [], device), time.monotonic() - t0)
+        if step >= recipe.max_steps or time.monotonic() > deadline:
             break
+    model.steps, model.seconds = step, round(time.monotonic() - t0, 1)
+    return model
 
-    metrics = {"steps": step, "seconds": round(time.monotonic() - t0, 1),
+
+def add_recipe_args(ap: argparse.ArgumentParser, minutes: float = 8.0, max_steps: int = 30000) -> None:
+    ap.add_argument("--minutes", type=float, default=minutes, help="training time budget (per model)")
+    ap.add_argument("--max-steps", type=int, default=max_steps)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--real-share", type=float, default=0.3)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--drop-real", type=float, default=0.15,
+                    help="share of each batch's real crops (highest loss) left out, against label noise")
+    ap.add_argument("--trust-after", type=int, default=800, help="steps before --drop-real applies")
+
+
+def recipe_of(args: argparse.Namespace) -> Recipe:
+    return Recipe(**{f: getattr(args, f) for f in Recipe.__dataclass_fields__})
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--real", type=Path, help="real crops packed by edge.plate.training.realpack")
+    ap.add_argument("--out", type=Path, required=True)
+    add_recipe_args(ap)
+    ap.add_argument("--raw-labels", action="store_true",
+                    help="train on the shared labels as they are (no grammar mending, see training.labels)")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    real_train, real_val = load_real(args.real, mend_labels=not args.raw_labels)
+    log.info("device=%s real_train=%d real_val=%d", device, len(real_train), len(real_val))
+    vrng = random.Random(12345)
+    val_real = [s for s in (data.real(j, t, r, vrng, augment=False) for j, t, r in real_val) if s]
+    val_synth = {lay: [data.synthetic(vrng, lay) for _ in range(500)] for lay in LAYOUTS}
+    model = fit(real_train, recipe_of(args), device, val_real)
+    metrics = {"steps": model.steps, "seconds": model.seconds,
                "val_real_vn": evaluate(model, val_real, device), "val_real_n": len(val_real),
                **{f"val_synth_{k}": evaluate(model, v, device) for k, v in val_synth.items()}}
     log.info("final %s", metrics)

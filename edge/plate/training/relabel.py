@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         fold = [p for p in pool if zlib.crc32(p[2].encode()) % args.folds == k]
         rest = [(j, t, r) for i, j, t, r, _ in pool if zlib.crc32(t.encode()) % args.folds != k]
         log.info("fold %d: training on %d crops, reading %d", k, len(rest), len(fold))
-        model = fit(rest, recipe_of(args), device)
+        model = fit(rest, recipe_of(args), device).model
         reads = read_all(model, [(j, t, r) for _, j, t, r, _ in fold], device)
         for (i, _, label, rows, grammar), (read, confs) in zip(fold, reads):
             if labels.accept(label, read, confs, grammar, rows, args.min_conf):

@@ -126,7 +126,14 @@ class Recipe:
     trust_after: int = 800
 
 
-def fit(real_train: list, recipe: Recipe, device: str, val_real: list[data.Sample] | None = None) -> nn.Module:
+@dataclass
+class Fitted:
+    model: nn.Module
+    steps: int
+    seconds: float
+
+
+def fit(real_train: list, recipe: Recipe, device: str, val_real: list[data.Sample] | None = None) -> Fitted:
     """Train a fresh CRNN on synthetic plates mixed with ``real_train``; stops at the step or time budget."""
     torch.manual_seed(recipe.seed)
     model = CRNN().to(device)
@@ -167,8 +174,7 @@ def fit(real_train: list, recipe: Recipe, device: str, val_real: list[data.Sampl
                      evaluate(model, val_real or [], device), time.monotonic() - t0)
         if step >= recipe.max_steps or time.monotonic() > deadline:
             break
-    model.steps, model.seconds = step, round(time.monotonic() - t0, 1)
-    return model
+    return Fitted(model, step, round(time.monotonic() - t0, 1))
 
 
 def add_recipe_args(ap: argparse.ArgumentParser, minutes: float = 8.0, max_steps: int = 30000) -> None:
@@ -203,8 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     vrng = random.Random(12345)
     val_real = [s for s in (data.real(j, t, r, vrng, augment=False) for j, t, r in real_val) if s]
     val_synth = {lay: [data.synthetic(vrng, lay) for _ in range(500)] for lay in LAYOUTS}
-    model = fit(real_train, recipe_of(args), device, val_real)
-    metrics = {"steps": model.steps, "seconds": model.seconds,
+    fitted = fit(real_train, recipe_of(args), device, val_real)
+    model = fitted.model
+    metrics = {"steps": fitted.steps, "seconds": fitted.seconds,
                "val_real_vn": evaluate(model, val_real, device), "val_real_n": len(val_real),
                **{f"val_synth_{k}": evaluate(model, v, device) for k, v in val_synth.items()}}
     log.info("final %s", metrics)

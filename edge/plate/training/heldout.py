@@ -4,7 +4,8 @@ The held-out 20 % of the shared VN crops (:func:`data.is_validation`) measure th
 about a fifth of their labels are wrong (another plate's row, ``8`` for ``B``, a Czech "CZ" band
 counted). ``heldout_audit.csv`` beside this module records a hand audit, made by looking at each
 image, of every held-out crop whose label and a model's read disagreed (the model shipped on
-2026-11-22, then the one trained on 2026-11-23):
+2026-11-22, then the one trained on 2026-11-23), plus the one wrong label found in a check of 120 crops
+where label and read agreed:
 
 - ``verdict``: ``label`` (the label is right), ``model`` (the read is right), ``neither`` (both wrong;
   ``true_text`` holds the plate), ``unreadable`` (a person cannot tell: left out of the audited set);

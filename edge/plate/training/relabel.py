@@ -32,7 +32,7 @@ import torch
 from edge.plate import prep
 from edge.plate.recognizer import ctc_decode
 from edge.plate.training import data, labels
-from edge.plate.training.train import add_recipe_args, fit, recipe_of
+from edge.plate.training.train import add_recipe_args, fit, recipe_of, training_label
 
 log = logging.getLogger("plate.relabel")
 
@@ -64,24 +64,22 @@ def main(argv: list[str] | None = None) -> int:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     z = dict(np.load(args.src, allow_pickle=True))
     texts = [str(t) for t in z["text"]]
-    # (index, jpeg, mended label, rows, grammar) of every usable training crop
+    # (index, jpeg, mended label, rows, grammar, fold) of every training crop that train.py would use;
+    # a fold by label keeps the frames of one plate together
     pool = []
     for i, (jpeg, text, rows, path) in enumerate(zip(z["jpeg"], texts, z["rows"], z["path"])):
-        label = data.label_of(text)
-        if data.is_validation(str(path)) or label is None:
-            continue
-        grammar = labels.grammar_of(str(path))
-        fixed = labels.mend(label, grammar, int(rows))
+        fixed = None if data.is_validation(str(path)) else training_label(text, str(path), int(rows))
         if fixed is not None:
-            pool.append((i, bytes(jpeg), fixed, int(rows), grammar))
+            pool.append((i, bytes(jpeg), fixed, int(rows), labels.grammar_of(str(path)),
+                         zlib.crc32(fixed.encode()) % args.folds))
     changes = []
     for k in range(args.folds):
-        fold = [p for p in pool if zlib.crc32(p[2].encode()) % args.folds == k]
-        rest = [(j, t, r) for i, j, t, r, _ in pool if zlib.crc32(t.encode()) % args.folds != k]
+        fold = [p for p in pool if p[5] == k]
+        rest = [(j, t, r) for _, j, t, r, _, f in pool if f != k]
         log.info("fold %d: training on %d crops, reading %d", k, len(rest), len(fold))
         model = fit(rest, recipe_of(args), device).model
-        reads = read_all(model, [(j, t, r) for _, j, t, r, _ in fold], device)
-        for (i, _, label, rows, grammar), (read, confs) in zip(fold, reads):
+        reads = read_all(model, [(j, t, r) for _, j, t, r, _, _ in fold], device)
+        for (i, _, label, rows, grammar, _), (read, confs) in zip(fold, reads):
             if labels.accept(label, read, confs, grammar, rows, args.min_conf):
                 texts[i] = read
                 changes.append((str(z["path"][i]), label, read, round(min(confs), 3)))

@@ -71,6 +71,18 @@ def greedy(logits: torch.Tensor) -> list[str]:
     return out
 
 
+def usable_label(text: str) -> str | None:
+    """A packed crop's label without separators, or None (outside the alphabet, or dealer-frame text)."""
+    label = data.label_of(text)
+    return label if label is not None and 4 <= len(label) <= 12 else None
+
+
+def training_label(text: str, path: str, rows: int) -> str | None:
+    """A training crop's label, mended to its grammar (:mod:`labels`), or None to leave it out."""
+    label = usable_label(text)
+    return labels.mend(label, labels.grammar_of(path), rows) if label is not None else None
+
+
 def load_real(path: Path | None, mend_labels: bool = True) -> tuple[list, list]:
     """(training, held-out) real crops as (jpeg, text, rows); training labels mended (:mod:`labels`)."""
     if path is None or not path.exists():
@@ -79,14 +91,14 @@ def load_real(path: Path | None, mend_labels: bool = True) -> tuple[list, list]:
     train, val = [], []
     mended = dropped = 0
     for jpeg, text, rows, p in zip(z["jpeg"], z["text"], z["rows"], z["path"]):
-        label = data.label_of(str(text))
-        if label is None or not 4 <= len(label) <= 12:  # a few labels carry dealer-frame text
+        label = usable_label(str(text))
+        if label is None:
             continue
         if data.is_validation(str(p)):
             val.append((bytes(jpeg), str(text), int(rows)))
             continue
         if mend_labels:
-            fixed = labels.mend(label, labels.grammar_of(str(p)), int(rows))
+            fixed = training_label(str(text), str(p), int(rows))
             if fixed is None:
                 dropped += 1
                 continue

@@ -82,16 +82,28 @@ def test_two_row_plate_is_read_whole_never_its_top_row_alone(pipe: PlatePipeline
     assert whole >= 10
 
 
-def _small_blurred_two_row(rng: random.Random) -> tuple[np.ndarray, str]:
+def _small_blurred_two_row(rng: random.Random, plate_width: int = 160) -> tuple[np.ndarray, str]:
     text = random_text("vn2", rng)
     plate = cv2.GaussianBlur(render_plate(text, "vn2", rng, height=60), (0, 0), 1.0)
-    frame, _ = render_scene(text, "vn2", rng, plate_width=160, plate_image=plate)  # ~88 px wide
+    frame, _ = render_scene(text, "vn2", rng, plate_width=plate_width, plate_image=plate)  # 0.55 × that wide
     return frame, comparable(text)
 
 
+def _readable_small_scene(pipe: PlatePipeline) -> tuple[np.ndarray, str]:
+    """A small two-row plate that a thorough read gets right (some renders hide a digit under a screw)."""
+    rng = random.Random("loop")
+    for _ in range(10):
+        frame, text = _small_blurred_two_row(rng)
+        reads = pipe.read_frame(frame, thorough=True)
+        if reads and reads[0].text == text:
+            return frame, text
+    pytest.fail("none of 10 small two-row plates was read, even with a closer look")
+
+
 def test_finer_second_look_only_when_thorough_and_nothing_read(pipe: PlatePipeline):
+    """Measured 15 coarse / 19 closer (model fine-tuned 2026-11-23), 14 / 17 (model of that morning)."""
     rng = random.Random("small")
-    scenes = [_small_blurred_two_row(rng) for _ in range(10)]
+    scenes = [_small_blurred_two_row(rng, plate_width=140) for _ in range(20)]
     coarse = fine = 0
     with Spy(pipe.detector) as spy:
         for frame, text in scenes:
@@ -107,7 +119,7 @@ def test_finer_second_look_only_when_thorough_and_nothing_read(pipe: PlatePipeli
             looked_twice = spy.zooms[before + 1:] == [1.0, FALLBACK_ZOOM]
             # the second look happens exactly when the first read no VN or CN plate
             assert looked_twice == (not any(country_of(r.text) != "XX" for r in first))
-    assert fine >= coarse + 2 and fine >= 7, (coarse, fine)
+    assert fine >= coarse + 2 and fine >= 15, (coarse, fine)
 
 
 def test_closer_look_tiles_keep_the_usual_input_shape(pipe: PlatePipeline):
@@ -141,7 +153,7 @@ def test_a_line_seen_by_two_tiles_is_kept_once():
 
 def test_loop_trigger_makes_the_live_reader_look_closer():
     reader = OpenVinoPlateReader(OpenVinoReader(type="openvino", stop_frames=50, agree=50))
-    frame, text = _small_blurred_two_row(random.Random("loop"))
+    frame, text = _readable_small_scene(reader.pipeline)
     blank = np.full_like(frame, 100)
     now = time.time()
     with Spy(reader.pipeline.detector) as spy:

@@ -38,6 +38,20 @@ def test_mend(label: str, grammar: labels.Grammar, rows: int, expected: str | No
     assert labels.mend(label, grammar, rows) == expected
 
 
+@pytest.mark.parametrize("text,grammar,expected", [
+    ("ZG4256-A1", "XX", "ZG4256-AI"),           # series letter I typed 1
+    ("ZG906-1S", "XX", "ZG906-IS"),
+    ("S1569-AD", "XX", "SI569-AD"),             # region code SI (Šibenik)
+    ("KR691-C1", "XX", "KR691-CI"),
+    ("ZG9130-AG", "XX", "ZG9130-AG"),           # nothing to mend
+    ("ZG4154A0", "XX", "ZG4154A0"),             # no dash: the groups are not known, left alone
+    ("LJT7-31F", "XX", "LJT7-31F"),             # Slovenian: not the Croatian layout
+    ("ZG4256-A1", "VN", "ZG4256-A1"),           # only the mixed European source
+])
+def test_mend_printed_croatian_i(text: str, grammar: labels.Grammar, expected: str):
+    assert labels.mend_printed(text, grammar) == expected
+
+
 @pytest.mark.parametrize("path,grammar", [
     ("images/iwt115.jpg", "CZ"), ("images/3PlateBaza309.jpg", "XX"), ("images/2xemay1903.jpg", "VN"),
     ("images/ndata13.jpg", "VN"), ("images/5CarLongPlate330.jpg", "VN"),

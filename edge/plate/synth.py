@@ -1,4 +1,4 @@
-"""Synthetic plate images: Vietnamese one- and two-row, Chinese, and plain Latin plates.
+"""Synthetic plate images: Vietnamese one- and two-row, Chinese, and Latin plates (European ones too).
 
 Used to train the recogniser (with :mod:`edge.plate.training`) and by the site simulator's camera.
 Fonts are the small subsets under ``edge/plate/fonts/`` so rendering needs no system fonts.
@@ -26,6 +26,11 @@ LATIN_FONTS = ("latin-condensed-bold.ttf", "latin-bold.ttf", "latin-mono-bold.tt
 _VN_SERIES = "ABCDEFGHKLMNPSTUVXYZ"
 _LETTERS = string.ascii_uppercase
 _DIGITS = string.digits
+#: Croatian region codes (Š, Č, Ž as S, C, Z), the commonest European plates in the shared crops
+_EU_REGIONS = ("ZG", "ST", "RI", "SI", "OS", "PU", "KA", "ZD", "DU", "VZ", "SB", "KR", "BJ", "DA", "SK",
+               "VU", "IM", "VK", "PZ", "NG", "KC", "GS", "MA", "DJ", "CK", "BM", "KT", "NA", "OG", "SL")
+#: letters of Croatian series, with I (the one the model dropped) twice as likely
+_EU_LETTERS = "ABCDEFGHIIJKLMNOPRSTUVZ"
 
 
 @lru_cache(maxsize=64)
@@ -61,6 +66,11 @@ def random_text(layout: Layout, rng: random.Random) -> str:
         tail = "".join(rng.choice(_DIGITS + "ABCDEFGHJKLMNPQRSTUVWXYZ") if rng.random() < 0.25
                        else rng.choice(_DIGITS) for _ in range(tail_len))
         return f"{rng.choice(CN_PROVINCES)}{rng.choice('ABCDEFGHJKLMNPQRS')}·{tail}"
+    if rng.random() < 0.45:  # European: region code, emblem gap, number, series ("ZG 4256-AI")
+        region = (rng.choice(_EU_REGIONS) if rng.random() < 0.75
+                  else "".join(rng.choice(_LETTERS) for _ in range(rng.randint(1, 3))))
+        series = "".join(rng.choice(_EU_LETTERS) for _ in range(rng.randint(1, 2)))
+        return f"{region} {d(rng.randint(3, 4))}{rng.choice(['-', '-', ' ', ''])}{series}"
     letters = "".join(rng.choice(_LETTERS) for _ in range(rng.randint(1, 3)))
     sep = rng.choice([" ", "-", ""])
     return f"{letters}{sep}{d(rng.randint(3, 5))}" if rng.random() < 0.6 else f"{d(rng.randint(1, 2))}{letters}{sep}{d(4)}"
@@ -151,6 +161,10 @@ def render_plate(text: str, layout: Layout, rng: random.Random | None = None,
             rw = min(w - 2 * mx, int(rh * len(row) * rng.uniform(0.5, 0.75)))
             line = _text_line(row, font_name, rh, rw, rng)
             plate.paste(style.ink, ((w - rw) // 2, top_y + i * (rh + gap)), mask=line)
+        if rng.random() < 0.3:
+            _screws(draw, w, top_y + rh + gap // 2, rh, rng)
+    elif layout == "latin" and " " in text and rng.random() < 0.6:
+        _grouped_row(plate, text, font_name, style, mx, rng)
     else:
         rh = int(h * rng.uniform(0.62, 0.74))
         rw = w - 2 * mx
@@ -166,6 +180,62 @@ def _euro_band(draw: ImageDraw.ImageDraw, w: int, h: int, rng: random.Random) ->
     code = rng.choice(["CZ", "HR", "D", "PL", "SK", "H", "A"])
     draw.text((band * 0.15, h * 0.62), code, font=_font("latin-bold.ttf", max(6, int(band * 0.45))),
               fill=(240, 240, 240))
+
+
+def _grouped_row(plate: Image.Image, text: str, font_name: str, style: Style, mx: int,
+                 rng: random.Random) -> None:
+    """One row whose first group is set apart by an emblem: a coat of arms or round registration
+    stickers, as on Croatian, Austrian or German plates. The emblem is not part of the plate's text."""
+    w, h = plate.size
+    left, right = text.split(" ", 1)
+    rh = int(h * rng.uniform(0.6, 0.72))
+    ew = int(rh * rng.uniform(0.45, 0.7))  # the emblem's width
+    gap = int(rh * rng.uniform(0.08, 0.2))
+    chars = len(left) + len(right)
+    room = w - 2 * mx - ew - 2 * gap
+    lw = max(8, room * len(left) // chars)
+    y = (h - rh) // 2
+    x = mx
+    for i, group in enumerate((left, right)):
+        gw = lw if i == 0 else max(8, room - lw)
+        plate.paste(style.ink, (x, y), mask=_text_line(group, font_name, rh, gw, rng))
+        x += gw + gap
+        if i == 0:
+            _emblem(ImageDraw.Draw(plate), x, y, ew, rh, rng)
+            x += ew + gap
+
+
+def _screws(draw: ImageDraw.ImageDraw, w: int, y: int, rh: int, rng: random.Random) -> None:
+    """Two screw heads near the row gap, sometimes over a digit (real two-row plates misread under them)."""
+    r = max(2, int(rh * rng.uniform(0.08, 0.16)))
+    for fx in (rng.uniform(0.12, 0.35), rng.uniform(0.65, 0.88)):
+        cx, cy = int(w * fx), y + int(rh * rng.uniform(-0.3, 0.5))
+        grey = rng.randint(90, 200)
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(grey, grey, grey), outline=(50, 50, 50))
+        draw.line((cx - r + 1, cy, cx + r - 1, cy), fill=(60, 60, 60), width=max(1, r // 3))
+
+
+def _emblem(draw: ImageDraw.ImageDraw, x: int, y: int, w: int, h: int, rng: random.Random) -> None:
+    """A coat of arms or registration stickers in the box (x, y, w, h): colour, not ink, to be ignored."""
+    kind = rng.random()
+    if kind < 0.5:  # chequered shield (Croatia)
+        top, n = y + h // 6, 4
+        cell = max(1, w // n)
+        for r in range(n):
+            for c in range(n):
+                colour = (200, 30, 40) if (r + c) % 2 == 0 else (245, 245, 245)
+                draw.rectangle((x + c * cell, top + r * cell, x + (c + 1) * cell - 1, top + (r + 1) * cell - 1),
+                               fill=colour)
+        bottom = top + n * cell
+        draw.polygon([(x, bottom), (x + n * cell, bottom), (x + n * cell // 2, bottom + cell * 2)], fill=(200, 30, 40))
+        draw.rectangle((x, y, x + n * cell, top - 1), fill=(30, 60, 160))  # the crown's band
+    else:  # one or two round stickers (Germany)
+        count = 1 if kind < 0.75 else 2
+        d = min(w, h // count - 2)
+        for k in range(count):
+            cy = y + (h - count * d) // 2 + k * d
+            fill = tuple(rng.randint(60, 240) for _ in range(3))
+            draw.ellipse((x + (w - d) // 2, cy, x + (w + d) // 2, cy + d), fill=fill, outline=(40, 40, 40))
 
 
 def rows_of(layout: Layout) -> int:

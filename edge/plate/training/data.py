@@ -15,7 +15,7 @@ from edge.plate.synth import LAYOUTS, Layout, random_text, render_plate, rows_of
 from edge.plate.text import SEPARATORS
 from edge.plate.training.augment import degrade, perspective, photometric
 
-LAYOUT_WEIGHTS = {"vn1": 0.27, "vn2": 0.33, "cn": 0.28, "latin": 0.12}
+LAYOUT_WEIGHTS = {"vn1": 0.25, "vn2": 0.33, "cn": 0.26, "latin": 0.16}
 
 
 def label_of(text: str) -> str | None:

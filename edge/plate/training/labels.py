@@ -10,8 +10,9 @@ a label that still breaks the grammar (a missing row, another plate's text) is l
 The held-out crops are never mended: they measure, they do not teach.
 
 Which grammar applies is told by the crop's source, the file name's prefix in the shared set:
-``iwt`` = Czech, ``PlateBaza`` = plates from Croatia and its neighbours (not checked: several
-countries' formats), anything else = Vietnamese.
+``iwt`` = Czech, ``PlateBaza`` = plates from Croatia and its neighbours (several countries' formats,
+so only the Croatian letter ``I`` typed ``1`` is mended, see :func:`mend_printed`), anything else =
+Vietnamese.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from edge.plate.text import VN_RE, XX_RE
 
 Grammar = Literal["VN", "CZ", "XX"]
 
+#: a Croatian plate as printed in the labels, "ZG4256-A1": region code, number, dash, series letters
+HR_PRINTED = re.compile(r"^([A-Z][A-Z1])(\d{3,4})-([A-Z1]{1,2})$")
 CZ_RE = re.compile(r"^(\d[A-Z][A-Z0-9]\d{4}|[A-Z]{3}\d{4})$")
 #: digit → the series letter it is mistyped for; VN series letters have no I, O, Q or W, so one each
 VN_SERIES = {"0": "D", "1": "L", "2": "Z", "4": "A", "5": "S", "6": "G", "7": "T", "8": "B"}
@@ -67,6 +70,19 @@ def mend(label: str, grammar: Grammar, rows: int = 1) -> str | None:
                 return cand
         return None
     return label if XX_RE.match(label) else None
+
+
+def mend_printed(text: str, grammar: Grammar) -> str:
+    """A label as printed (separators kept), with the Croatian ``I`` mended where it was typed ``1``.
+
+    Croatian series letters (after the dash) and region codes (SI, RI) hold no digits, so a ``1``
+    there is the thin ``I`` (``ZG4256-A1`` for ZG 4256-AI). Only the printed form tells the groups
+    apart (``ZG906-1S``), hence before separators are dropped.
+    """
+    m = HR_PRINTED.match(text.strip().upper()) if grammar == "XX" else None
+    if m is None:
+        return text
+    return f"{m[1].replace('1', 'I')}{m[2]}-{m[3].replace('1', 'I')}"
 
 
 def distance(a: str, b: str) -> int:

@@ -28,6 +28,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from edge.plate.charset import CHARS
 from edge.plate.synth import LAYOUTS
 from edge.plate.training import data, labels
+from edge.plate.training.from_ir import freeze_batchnorm, load_ir
 from edge.plate.training.model import CRNN
 
 log = logging.getLogger("plate.train")
@@ -79,8 +80,9 @@ def usable_label(text: str) -> str | None:
 
 def training_label(text: str, path: str, rows: int) -> str | None:
     """A training crop's label, mended to its grammar (:mod:`labels`), or None to leave it out."""
-    label = usable_label(text)
-    return labels.mend(label, labels.grammar_of(path), rows) if label is not None else None
+    grammar = labels.grammar_of(path)
+    label = usable_label(labels.mend_printed(text, grammar))
+    return labels.mend(label, grammar, rows) if label is not None else None
 
 
 def load_real(path: Path | None, mend_labels: bool = True) -> tuple[list, list]:
@@ -113,13 +115,15 @@ def load_real(path: Path | None, mend_labels: bool = True) -> tuple[list, list]:
 def evaluate(model: nn.Module, samples: list[data.Sample], device: str) -> float:
     if not samples:
         return float("nan")
+    modes = [m.training for m in model.modules()]  # restored after: frozen BatchNorms stay frozen
     model.eval()
     correct = 0
     for i in range(0, len(samples), 512):
         x, _, _, labels, _ = data.tensors(samples[i:i + 512])
         pred = greedy(model(x.to(device)))
         correct += sum(p == t for p, t in zip(pred, labels))
-    model.train()
+    for m, training in zip(model.modules(), modes):
+        m.training = training
     return correct / len(samples)
 
 
@@ -136,6 +140,7 @@ class Recipe:
     seed: int = 1
     drop_real: float = 0.15
     trust_after: int = 800
+    log_every: int = 500
 
 
 @dataclass
@@ -145,11 +150,19 @@ class Fitted:
     seconds: float
 
 
-def fit(real_train: list, recipe: Recipe, device: str, val_real: list[data.Sample] | None = None) -> Fitted:
-    """Train a fresh CRNN on synthetic plates mixed with ``real_train``; stops at the step or time budget."""
+def fit(real_train: list, recipe: Recipe, device: str, val_real: list[data.Sample] | None = None,
+        init: nn.Module | None = None) -> Fitted:
+    """Train a CRNN on synthetic plates mixed with ``real_train``; stops at the step or time budget.
+
+    ``init``: fine-tune this model (rebuilt from the shipped IR by :func:`from_ir.load_ir`, its
+    BatchNorms folded, so they stay frozen) instead of training a fresh one.
+    """
     torch.manual_seed(recipe.seed)
-    model = CRNN().to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=1e-4)
+    model = (init if init is not None else CRNN()).to(device)
+    model.train()
+    if init is not None:
+        freeze_batchnorm(model)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.lr, weight_decay=1e-4)
     # the schedule assumes the step budget; the time budget may stop earlier
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=recipe.max_steps,
                                                 pct_start=0.1)
@@ -181,7 +194,7 @@ def fit(real_train: list, recipe: Recipe, device: str, val_real: list[data.Sampl
         opt.step()
         sched.step()
         step += 1
-        if step % 500 == 0:
+        if step % recipe.log_every == 0:
             log.info("step=%d loss=%.4f lr=%.5f val_real=%.4f %.0fs", step, loss.item(), sched.get_last_lr()[0],
                      evaluate(model, val_real or [], device), time.monotonic() - t0)
         if step >= recipe.max_steps or time.monotonic() > deadline:
@@ -200,6 +213,7 @@ def add_recipe_args(ap: argparse.ArgumentParser, minutes: float = 8.0, max_steps
     ap.add_argument("--drop-real", type=float, default=0.15,
                     help="share of each batch's real crops (highest loss) left out, against label noise")
     ap.add_argument("--trust-after", type=int, default=800, help="steps before --drop-real applies")
+    ap.add_argument("--log-every", type=int, default=500, help="steps between progress lines (with val_real)")
 
 
 def recipe_of(args: argparse.Namespace) -> Recipe:
@@ -211,6 +225,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--real", type=Path, help="real crops packed by edge.plate.training.realpack")
     ap.add_argument("--out", type=Path, required=True)
     add_recipe_args(ap)
+    ap.add_argument("--init-ir", type=Path,
+                    help="fine-tune this OpenVINO IR (e.g. edge/plate/models/recognizer.xml) instead of "
+                         "training from scratch; use a lower --lr (3e-4) and --trust-after 0")
     ap.add_argument("--raw-labels", action="store_true",
                     help="train on the shared labels as they are (no grammar mending, see training.labels)")
     args = ap.parse_args(argv)
@@ -221,7 +238,10 @@ def main(argv: list[str] | None = None) -> int:
     vrng = random.Random(12345)
     val_real = [s for s in (data.real(j, t, r, vrng, augment=False) for j, t, r in real_val) if s]
     val_synth = {lay: [data.synthetic(vrng, lay) for _ in range(500)] for lay in LAYOUTS}
-    fitted = fit(real_train, recipe_of(args), device, val_real)
+    init = load_ir(args.init_ir) if args.init_ir else None
+    if init is not None:
+        log.info("fine-tuning %s: val_real=%.4f before", args.init_ir, evaluate(init, val_real, "cpu"))
+    fitted = fit(real_train, recipe_of(args), device, val_real, init)
     model = fitted.model
     metrics = {"steps": fitted.steps, "seconds": fitted.seconds,
                "val_real_vn": evaluate(model, val_real, device), "val_real_n": len(val_real),

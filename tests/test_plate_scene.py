@@ -101,7 +101,7 @@ def _readable_small_scene(pipe: PlatePipeline) -> tuple[np.ndarray, str]:
 
 
 def test_finer_second_look_only_when_thorough_and_nothing_read(pipe: PlatePipeline):
-    """Measured 15 coarse / 19 closer (model fine-tuned 2026-11-23), 14 / 17 (model of that morning)."""
+    """Measured 15 coarse / 18 closer (the model fine-tuned on 2026-11-23), 14 / 17 (the model of that morning)."""
     rng = random.Random("small")
     scenes = [_small_blurred_two_row(rng, plate_width=140) for _ in range(20)]
     coarse = fine = 0

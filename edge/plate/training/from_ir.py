@@ -22,11 +22,8 @@ from edge.plate.training.model import CRNN
 _OV_TO_TORCH_GATES = (1, 0, 2, 3)
 
 
-def _constants(xml: Path) -> dict[str, list[np.ndarray]]:
-    """The IR's weight constants by the operation that consumes them, in graph order."""
-    import openvino as ov
-
-    model = ov.Core().read_model(str(xml))
+def _constants(model) -> dict[str, list[np.ndarray]]:
+    """The IR's (an ``openvino.Model``) weight constants by the operation that consumes them, in graph order."""
     found: dict[str, list[np.ndarray]] = {"conv": [], "conv_bias": [], "lstm": [], "head": [], "head_bias": []}
     for op in model.get_ordered_ops():
         kind = op.get_type_name()
@@ -64,10 +61,16 @@ def _regates(w: np.ndarray) -> np.ndarray:
 
 def load_ir(xml: Path) -> CRNN:
     """A CRNN whose outputs match the IR's (up to FP16 rounding), BatchNorms as identities."""
-    c = _constants(xml)
+    import openvino as ov
+
+    core = ov.Core()
+    ir = core.read_model(str(xml))
+    c = _constants(ir)
     model = CRNN()
     convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
     norms = [m for m in model.features if isinstance(m, nn.BatchNorm2d)]
+    if any(v is None for vs in c.values() for v in vs):
+        raise ValueError(f"{xml}: a weight is not a plain constant (an INT8 IR? fine-tune the FP16 one)")
     if not (len(c["conv"]) == len(convs) == len(c["conv_bias"]) == len(norms)) or len(c["lstm"]) != 3:
         raise ValueError(f"{xml}: not the CRNN this code trains ({len(c['conv'])} convolutions in the IR)")
     with torch.no_grad():
@@ -86,16 +89,14 @@ def load_ir(xml: Path) -> CRNN:
         model.head.weight.copy_(torch.from_numpy(c["head"][0]))
         model.head.bias.copy_(torch.from_numpy(c["head_bias"][0].reshape(-1)))
     model.eval()
-    _check(model, xml)
+    _check(model, core.compile_model(ir, "CPU"), xml)
     return model
 
 
-def _check(model: CRNN, xml: Path) -> None:
+def _check(model: CRNN, compiled, xml: Path) -> None:
     """Refuse a rebuilt model whose columns' best classes differ from the IR's (a mapping error)."""
-    import openvino as ov
-
     x = np.random.default_rng(0).random((8, 1, 32, 160), dtype=np.float32)
-    ref = ov.Core().compile_model(str(xml), "CPU")(x)[0]
+    ref = compiled(x)[0]
     with torch.no_grad():
         out = model(torch.from_numpy(x)).numpy()
     same = float((ref.argmax(-1) == out.argmax(-1)).mean())

@@ -8,7 +8,7 @@ import re
 import numpy as np
 
 from edge.plate.recognizer import grammar_ok
-from edge.plate.synth import random_text, render_plate
+from edge.plate.synth import random_text, render_plate, render_scene
 from edge.plate.training.data import label_of
 
 EUROPEAN = re.compile(r"^[A-Z]{1,3} \d{3,4}[- ]?[A-Z]{1,2}$")
@@ -36,3 +36,15 @@ def test_a_grouped_european_plate_carries_an_emblem_between_its_groups():
     assert any(_has_red(img) for img in with_gap)  # the chequered shield
     assert not any(_has_red(img) for img in without)
     assert all(img.ndim == 3 and img.shape[2] == 3 and img.shape[1] > img.shape[0] for img in with_gap)
+
+
+def test_turned_plate_is_pasted_whole_and_its_box_bounds_it():
+    level, box = render_scene("29C12345", "vn1", random.Random(3))
+    turned, tbox = render_scene("29C12345", "vn1", random.Random(3), angle=15.0, yaw=0.1)
+    x, y, w, h = box
+    tx, ty, tw, th = tbox
+    assert tw < w * 1.05 and th > h + 0.2 * w  # turned 15°: as wide, much taller
+    assert tx <= x + w // 2 <= tx + tw and ty <= y + h // 2 <= ty + th
+    diff = np.abs(turned.astype(int) - level.astype(int)).sum(axis=2) > 60
+    ys, xs = np.nonzero(diff)  # what changed lies in the turned plate's box (the noise aside)
+    assert ys.size and ys.min() >= min(ty, y) - 2 and ys.max() <= max(ty + th, y + h) + 2

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from edge.plate import prep
 from edge.plate.ovmodel import CompiledModel
 
 _MEAN = np.array([0.485, 0.456, 0.406], np.float32) * 255
@@ -186,6 +187,10 @@ def _grow(pts: np.ndarray) -> np.ndarray:
     """
     (cx, cy), (w, h), angle = cv2.minAreaRect(pts.astype(np.float32))
     short = min(w, h)
+    if max(w, h) < prep.TWO_ROW_BELOW * short:
+        # a block the detector did not split into rows (a tilted two-row plate often comes as one):
+        # padded as a stacked pair is, since 0.4 × its height along would add a third of its width
+        return cv2.boxPoints(((cx, cy), (w * (1 + 2 * PAIR_PAD_X), h * (1 + 2 * PAIR_PAD_Y)), angle))
     along, across = LINE_PAD_ALONG * short, LINE_PAD_ACROSS * short
     if w >= h:
         w, h = w + 2 * along, h + 2 * across
@@ -202,32 +207,84 @@ def _bbox(pts: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     return int(x0), int(y0), int(max(1, x1 - x0)), int(max(1, y1 - y0))
 
 
+#: A stacked pair tilted less than this (degrees) is cut straight from the frame: the fixed split between
+#: its rows copes, and an upright cut costs no interpolation. Lines further apart in angle are no pair.
+STRAIGHT_BELOW, PAIR_ANGLE_DIFF, PAIR_ANGLE_MAX = 2.0, 12.0, 35.0
+
+
+def line_angle(pts: np.ndarray) -> float:
+    """The direction of a rotated rectangle's long side, in degrees within (-90, 90] (0: level)."""
+    e1, e2 = pts[1] - pts[0], pts[2] - pts[1]
+    e = e1 if np.linalg.norm(e1) >= np.linalg.norm(e2) else e2
+    if e[0] < 0 or (e[0] == 0 and e[1] < 0):
+        e = -e
+    return float(np.degrees(np.arctan2(e[1], e[0])))
+
+
+def _turn(pts: np.ndarray, degrees: float) -> np.ndarray:
+    """Points turned by ``degrees`` about the frame's origin (image axes: y down)."""
+    a = np.radians(degrees)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]], np.float64)
+    return pts.astype(np.float64) @ rot.T
+
+
+def _extent(pts: np.ndarray) -> tuple[float, float, float, float]:
+    x0, y0 = pts.min(axis=0)
+    x1, y1 = pts.max(axis=0)
+    return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
+
+
+def _pair(image: np.ndarray, a: tuple[np.ndarray, float], b: tuple[np.ndarray, float]) -> Candidate | None:
+    """Lines ``a`` over ``b`` as a two-row plate, or None when they are not stacked like one.
+
+    The test runs in the pair's own frame: both lines turned level by their mean angle, so a tilted
+    plate (a camera off to one side, a truck on a slope) pairs as a level one does, and its crop is cut
+    along the rows; an upright cut of a tilted plate lets the fixed row split run through characters.
+    """
+    ta, tb = line_angle(a[0]), line_angle(b[0])
+    if abs(ta - tb) > PAIR_ANGLE_DIFF or max(abs(ta), abs(tb)) > PAIR_ANGLE_MAX:
+        return None
+    theta = (ta + tb) / 2
+    if abs(theta) < STRAIGHT_BELOW:
+        theta = 0.0
+    pa, pb = _turn(a[0], -theta), _turn(b[0], -theta)
+    (ax0, ay0, aw, ah), (bx0, by0, bw, bh) = _extent(pa), _extent(pb)
+    if by0 <= ay0:
+        return None
+    ax1, bx1 = ax0 + aw, bx0 + bw
+    overlap = min(ax1, bx1) - max(ax0, bx0)
+    gap = by0 - (ay0 + ah)
+    tall = max(ah, bh)
+    if overlap < 0.5 * min(aw, bw) or not -0.5 * tall <= gap <= 0.8 * tall:
+        return None
+    if not 0.4 <= aw / bw <= 2.5 or not 0.5 <= ah / bh <= 2.0:
+        return None
+    # the detector's lines often stop short of a row's first or last character (a bottom row is wider
+    # than the top one): pad the pair, as the recogniser was trained on loose crops
+    x0, x1 = min(ax0, bx0), max(ax1, bx1)
+    y0, y1 = ay0, by0 + bh
+    px, py = PAIR_PAD_X * (x1 - x0), PAIR_PAD_Y * (y1 - y0)
+    x0, x1, y0, y1 = x0 - px, x1 + px, y0 - py, y1 + py
+    corners = _turn(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]), theta).astype(np.float32)
+    box = _bbox(corners, image.shape)
+    if theta == 0.0:
+        bx, by, bw_, bh_ = box
+        crop = image[by:by + bh_, bx:bx + bw_]
+    else:
+        crop = rectify(image, corners)
+    return Candidate(box, crop, 2, (a[1] + b[1]) / 2) if crop.size else None
+
+
 def candidates(image: np.ndarray, boxes: list[tuple[np.ndarray, float]], max_lines: int = 12) -> list[Candidate]:
     """Plate candidates from text lines: each line, and each pair stacked like a two-row plate."""
     boxes = sorted(boxes, key=lambda b: -b[1])[:max_lines]
     out: list[Candidate] = []
-    rects = [_bbox(p, image.shape) for p, _ in boxes]
-    for (pts, score), r in zip(boxes, rects):
+    for pts, score in boxes:
+        r = _bbox(pts, image.shape)
         if r[2] >= 8 and r[3] >= 6:
             out.append(Candidate(r, rectify(image, _grow(pts)), None, score))
-    for i, (a, sa) in enumerate(zip(rects, (s for _, s in boxes))):
-        for j, b in enumerate(rects):
-            if i == j or b[1] <= a[1]:
-                continue
-            ax0, ax1, bx0, bx1 = a[0], a[0] + a[2], b[0], b[0] + b[2]
-            overlap = min(ax1, bx1) - max(ax0, bx0)
-            gap = b[1] - (a[1] + a[3])
-            tall = max(a[3], b[3])
-            if overlap < 0.5 * min(a[2], b[2]) or not -0.5 * tall <= gap <= 0.8 * tall:
-                continue
-            if not 0.4 <= a[2] / b[2] <= 2.5 or not 0.5 <= a[3] / b[3] <= 2.0:
-                continue
-            # the detector's lines often stop short of a row's first or last character (a bottom row
-            # is wider than the top one): pad the pair, as the recogniser was trained on loose crops
-            px, py = int(PAIR_PAD_X * (max(ax1, bx1) - min(ax0, bx0))), int(PAIR_PAD_Y * (b[1] + b[3] - a[1]))
-            x0, y0 = max(0, min(ax0, bx0) - px), max(0, a[1] - py)
-            x1, y1 = min(image.shape[1], max(ax1, bx1) + px), min(image.shape[0], b[1] + b[3] + py)
-            crop = image[y0:y1, x0:x1]
-            if crop.size:
-                out.append(Candidate((x0, y0, x1 - x0, y1 - y0), crop, 2, (sa + boxes[j][1]) / 2))
+    for i, a in enumerate(boxes):
+        for j, b in enumerate(boxes):
+            if i != j and (pair := _pair(image, a, b)) is not None:
+                out.append(pair)
     return out

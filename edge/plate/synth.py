@@ -247,13 +247,17 @@ def rows_of(layout: Layout) -> int:
 
 def render_scene(text: str, layout: Layout, rng: random.Random | None = None,
                  size: tuple[int, int] = (1280, 720), plate_width: int | None = None,
-                 plate_image: np.ndarray | None = None) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+                 plate_image: np.ndarray | None = None, angle: float = 0.0, yaw: float = 0.0,
+                 ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """A gate-camera frame (BGR) with a truck front carrying the plate; returns the frame and the plate box.
 
     Deliberately plain (road, truck cab, grille, a company name on the cab as distracting text):
     it exercises detection, cropping and the grammar filter, not photo-realism. ``plate_image`` (BGR)
     is hung on the truck instead of a rendered plate: a real plate crop, to measure the scene path
-    on real plates when no labelled real scenes are at hand (``text`` is then unused).
+    on real plates when no labelled real scenes are at hand (``text`` is then unused). ``angle`` turns
+    the plate (degrees, clockwise on screen) and ``yaw`` foreshortens it as a camera off to one side
+    sees it (the share by which its right edge is taller, its left shorter; negative: the other way).
+    The returned box then bounds the turned plate.
     """
     rng = rng or random.Random()
     w, h = size
@@ -285,7 +289,31 @@ def render_scene(text: str, layout: Layout, rng: random.Random | None = None,
     plate = cv2.resize(plate, (pw, ph), interpolation=cv2.INTER_AREA if pw <= plate.shape[1] else cv2.INTER_CUBIC)
     px = cx - pw // 2 + rng.randint(-cab_w // 8, cab_w // 8)
     py = y0 + cab_h - ph - rng.randint(cab_h // 30, cab_h // 10)
-    frame[py:py + ph, px:px + pw] = plate
+    if angle or yaw:
+        px, py, pw, ph = _paste_turned(frame, plate, (px, py, pw, ph), angle, yaw)
+    else:
+        frame[py:py + ph, px:px + pw] = plate
     noise = np.random.default_rng(rng.randrange(1 << 30)).normal(0, 4, frame.shape)
     frame = np.clip(frame.astype(np.float32) + noise, 0, 255).astype(np.uint8)
     return frame, (px, py, pw, ph)
+
+
+def _paste_turned(frame: np.ndarray, plate: np.ndarray, box: tuple[int, int, int, int], angle: float,
+                  yaw: float) -> tuple[int, int, int, int]:
+    """Paste ``plate`` turned and foreshortened about the centre of ``box``; returns the pasted bounds."""
+    px, py, pw, ph = box
+    half = np.float32([[-pw / 2, -ph / 2], [pw / 2, -ph / 2], [pw / 2, ph / 2], [-pw / 2, ph / 2]])
+    half[:, 1] *= np.where(half[:, 0] > 0, 1 + yaw, 1 - yaw)
+    a = np.radians(angle)
+    rot = np.float32([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    dst = half @ rot.T + np.float32([px + pw / 2, py + ph / 2])
+    src = np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]])
+    m = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+    fh, fw = frame.shape[:2]
+    warped = cv2.warpPerspective(plate, m, (fw, fh), flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), m, (fw, fh)) > 127
+    frame[mask] = warped[mask]
+    x0, y0 = np.floor(dst.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(dst.max(axis=0)).astype(int)
+    x0, y0 = max(0, int(x0)), max(0, int(y0))
+    return x0, y0, int(min(fw, x1)) - x0, int(min(fh, y1)) - y0

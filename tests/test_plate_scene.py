@@ -20,7 +20,7 @@ from edge.config.models import OpenVinoReader
 from edge.plate import detector as det
 from edge.plate.evaluate import comparable
 from edge.plate.openvino_reader import OpenVinoPlateReader
-from edge.plate.pipeline import FALLBACK_ZOOM, PlatePipeline
+from edge.plate.pipeline import FALLBACK_ZOOM, SURE_HOME, FrameRead, PlatePipeline
 from edge.plate.synth import random_text, render_plate, render_scene
 from edge.plate.text import country_of
 from edge.plate.training.data import is_validation
@@ -117,8 +117,9 @@ def test_finer_second_look_only_when_thorough_and_nothing_read(pipe: PlatePipeli
             reads = pipe.read_frame(frame, thorough=True)
             fine += bool(reads) and reads[0].text == text
             looked_twice = spy.zooms[before + 1:] == [1.0, FALLBACK_ZOOM]
-            # the second look happens exactly when the first read no VN or CN plate
-            assert looked_twice == (not any(country_of(r.text) != "XX" for r in first))
+            # the second look happens exactly when the first read no sure VN or CN plate
+            sure = any(country_of(r.text) != "XX" and r.confidence >= SURE_HOME for r in first)
+            assert looked_twice == (not sure)
     assert fine >= coarse + 2 and fine >= 15, (coarse, fine)
 
 
@@ -309,3 +310,23 @@ def test_a_block_the_detector_did_not_split_is_padded_like_a_pair():
     (_, _), (gw, gh), _ = cv2.minAreaRect(det._grow(pts))
     assert max(gw, gh) == pytest.approx(150 * (1 + 2 * det.PAIR_PAD_X), abs=1.0)
     assert min(gw, gh) == pytest.approx(110 * (1 + 2 * det.PAIR_PAD_Y), abs=1.0)
+
+
+def _fr(text: str, confidence: float) -> FrameRead:
+    return FrameRead(text, confidence, (confidence,) * len(text), (10, 10, 100, 40), 1)
+
+
+@pytest.mark.parametrize("coarse,closer,expected,looks", [
+    # one row of a small two-row plate read as two rows into a plausible VN plate, weakly
+    ([_fr("40C43517", 0.43)], [_fr("59F116711", 1.0), _fr("59F1", 0.99)], "59F116711", 2),
+    ([_fr("40C43517", 0.43)], [_fr("40C43517", 0.41)], "40C43517", 2),  # no surer: the usual reads stay
+    ([_fr("59F1", 0.99)], [_fr("59F116711", 0.7)], "59F116711", 2),  # a foreign-grammar read only
+    ([_fr("59F116711", 0.95)], [], "59F116711", 1),  # sure: one look
+    ([], [_fr("ZG270JB", 0.9)], "ZG270JB", 2),  # nothing read: whatever the closer look reads
+])
+def test_closer_look_replaces_reads_only_with_a_surer_home_plate(coarse, closer, expected, looks):
+    pipe = PlatePipeline(detector=object())  # type: ignore[arg-type]  # _read is replaced below
+    zooms: list[float] = []
+    pipe._read = lambda image, zoom, ox, oy: zooms.append(zoom) or (coarse if zoom == 1.0 else closer)  # type: ignore
+    reads = pipe.read_frame(np.zeros((720, 1280, 3), np.uint8), thorough=True)
+    assert reads[0].text == expected and len(zooms) == looks

@@ -15,6 +15,8 @@ from edge.plate.text import country_of
 FALLBACK_ZOOM = 1.5
 #: A crop read weaker than this (or outside every grammar) gets the detector's help (see read_crop).
 RESCUE_BELOW = 0.9
+#: A thorough frame whose surest VN/CN read is weaker than this gets the closer look (see read_frame).
+SURE_HOME = 0.8
 
 
 @dataclass(frozen=True)
@@ -69,21 +71,24 @@ class PlatePipeline:
         """Plate reads of a frame, best first.
 
         ``thorough``: a vehicle is known to be there (a still image, or the loop detector is on), so when
-        the usual pass reads no VN or CN plate, look again closer (``fallback_zoom``, in tiles; see
-        :meth:`TextDetector.text_boxes`). Small plates (a two-row plate ~100 px wide in a 1280 px frame)
-        are lost at the usual 640 px and found at 1.5 times that, for about four times the cost, which a
-        live stream of mostly empty frames cannot pay on every frame.
+        the usual pass reads no VN or CN plate at ``SURE_HOME`` or better, look again closer
+        (``fallback_zoom``, in tiles; see :meth:`TextDetector.text_boxes`); the closer reads replace
+        the usual ones when their surest VN/CN read is surer. Small plates (a two-row plate ~100 px wide
+        in a 1280 px frame) are lost at the usual 640 px and found at 1.5 times that, for about four
+        times the cost, which a live stream of mostly empty frames cannot pay on every frame.
         """
         ox = oy = 0
         if roi is not None:
             ox, oy, rw, rh = roi
             image = image[oy:oy + rh, ox:ox + rw]
         out = self._read(image, 1.0, ox, oy)
-        if thorough and self.fallback_zoom > 1.0 and not _home_plate(out):
-            # nothing read, or only text that fits no more than the loose foreign-plate grammar (often
-            # one row of a two-row plate whose other row the coarse pass missed)
+        home = _best_home(out)
+        if thorough and self.fallback_zoom > 1.0 and home < SURE_HOME:
+            # nothing read; only text that fits no more than the loose foreign-plate grammar (often
+            # one row of a two-row plate whose other row the coarse pass missed); or a weak VN/CN read
+            # (often one row of a small two-row plate, read as two rows into a plausible plate)
             closer = self._read(image, self.fallback_zoom, ox, oy)
-            if not out or _home_plate(closer):
+            if not out or _best_home(closer) > home:
                 out = closer
         return out
 
@@ -107,6 +112,7 @@ class PlatePipeline:
         return sorted(out.values(), key=lambda f: -f.confidence)
 
 
-def _home_plate(reads: list[FrameRead]) -> bool:
-    """Whether any read fits the VN or CN grammar (not only the loose foreign-plate one)."""
-    return any(country_of(r.text) != "XX" for r in reads)
+def _best_home(reads: list[FrameRead]) -> float:
+    """The confidence of the surest read that fits the VN or CN grammar (not only the loose
+    foreign-plate one); -1 when there is none."""
+    return max((r.confidence for r in reads if country_of(r.text) != "XX"), default=-1.0)

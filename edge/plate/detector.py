@@ -234,20 +234,40 @@ def _extent(pts: np.ndarray) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
 
 
-def _pair(image: np.ndarray, a: tuple[np.ndarray, float], b: tuple[np.ndarray, float]) -> Candidate | None:
+@dataclass(frozen=True)
+class _Line:
+    pts: np.ndarray
+    score: float
+    angle: float  # line_angle(pts)
+    centre: tuple[float, float]
+    length: float  # the long side
+
+
+def _line(pts: np.ndarray, score: float) -> _Line:
+    (cx, cy), (w, h), _ = cv2.minAreaRect(pts.astype(np.float32))
+    return _Line(pts, score, line_angle(pts), (float(cx), float(cy)), float(max(w, h)))
+
+
+def _may_pair(a: _Line, b: _Line) -> bool:
+    """Cheap tests first (most line pairs of a frame are far apart): similar angles, not steep, and
+    centres closer than the longer line is long (a plate's rows are wider than they are apart)."""
+    if abs(a.angle - b.angle) > PAIR_ANGLE_DIFF or max(abs(a.angle), abs(b.angle)) > PAIR_ANGLE_MAX:
+        return False
+    dx, dy = a.centre[0] - b.centre[0], a.centre[1] - b.centre[1]
+    return dx * dx + dy * dy <= max(a.length, b.length) ** 2
+
+
+def _pair(image: np.ndarray, a: _Line, b: _Line) -> Candidate | None:
     """Lines ``a`` over ``b`` as a two-row plate, or None when they are not stacked like one.
 
     The test runs in the pair's own frame: both lines turned level by their mean angle, so a tilted
     plate (a camera off to one side, a truck on a slope) pairs as a level one does, and its crop is cut
     along the rows; an upright cut of a tilted plate lets the fixed row split run through characters.
     """
-    ta, tb = line_angle(a[0]), line_angle(b[0])
-    if abs(ta - tb) > PAIR_ANGLE_DIFF or max(abs(ta), abs(tb)) > PAIR_ANGLE_MAX:
-        return None
-    theta = (ta + tb) / 2
+    theta = (a.angle + b.angle) / 2
     if abs(theta) < STRAIGHT_BELOW:
         theta = 0.0
-    pa, pb = _turn(a[0], -theta), _turn(b[0], -theta)
+    pa, pb = _turn(a.pts, -theta), _turn(b.pts, -theta)
     (ax0, ay0, aw, ah), (bx0, by0, bw, bh) = _extent(pa), _extent(pb)
     if by0 <= ay0:
         return None
@@ -272,7 +292,7 @@ def _pair(image: np.ndarray, a: tuple[np.ndarray, float], b: tuple[np.ndarray, f
         crop = image[by:by + bh_, bx:bx + bw_]
     else:
         crop = rectify(image, corners)
-    return Candidate(box, crop, 2, (a[1] + b[1]) / 2) if crop.size else None
+    return Candidate(box, crop, 2, (a.score + b.score) / 2) if crop.size else None
 
 
 def candidates(image: np.ndarray, boxes: list[tuple[np.ndarray, float]], max_lines: int = 12) -> list[Candidate]:
@@ -283,8 +303,9 @@ def candidates(image: np.ndarray, boxes: list[tuple[np.ndarray, float]], max_lin
         r = _bbox(pts, image.shape)
         if r[2] >= 8 and r[3] >= 6:
             out.append(Candidate(r, rectify(image, _grow(pts)), None, score))
-    for i, a in enumerate(boxes):
-        for j, b in enumerate(boxes):
-            if i != j and (pair := _pair(image, a, b)) is not None:
+    lines = [_line(pts, score) for pts, score in boxes]
+    for i, a in enumerate(lines):
+        for j, b in enumerate(lines):
+            if i != j and _may_pair(a, b) and (pair := _pair(image, a, b)) is not None:
                 out.append(pair)
     return out

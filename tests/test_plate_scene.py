@@ -18,9 +18,12 @@ import pytest
 from edge.camera.base import Frame
 from edge.config.models import OpenVinoReader
 from edge.plate import detector as det
+from edge.plate import lines
 from edge.plate.evaluate import comparable
 from edge.plate.openvino_reader import OpenVinoPlateReader
-from edge.plate.pipeline import FALLBACK_ZOOM, SURE_HOME, FrameRead, PlatePipeline
+from edge.plate.lines import Candidate
+from edge.plate.pipeline import FALLBACK_ZOOM, SURE_HOME, FrameRead, PlatePipeline, plates
+from edge.plate.recognizer import CropRead
 from edge.plate.synth import random_text, render_plate, render_scene
 from edge.plate.text import country_of
 from edge.plate.training.data import is_validation
@@ -181,17 +184,17 @@ def test_text_line_is_grown_along_and_across_itself():
     w, h = 200.0, 40.0
     for angle in (0.0, 90.0, 12.0):
         pts = cv2.boxPoints(((500.0, 300.0), (w, h), angle))
-        (_, _), (gw, gh), _ = cv2.minAreaRect(det._grow(pts))
+        (_, _), (gw, gh), _ = cv2.minAreaRect(lines._grow(pts))
         long_side, short_side = max(gw, gh), min(gw, gh)
-        assert long_side == pytest.approx(w + 2 * det.LINE_PAD_ALONG * h, abs=1.0)
-        assert short_side == pytest.approx(h + 2 * det.LINE_PAD_ACROSS * h, abs=1.0)
+        assert long_side == pytest.approx(w + 2 * lines.LINE_PAD_ALONG * h, abs=1.0)
+        assert short_side == pytest.approx(h + 2 * lines.LINE_PAD_ACROSS * h, abs=1.0)
 
 
 def test_inside_share():
     pair = (100, 100, 100, 80)
-    assert det.inside((110, 100, 80, 38), pair)  # the top row of the pair
-    assert not det.inside((150, 150, 100, 80), pair)  # a quarter inside
-    assert not det.inside((0, 0, 10, 10), pair)
+    assert lines.inside((110, 100, 80, 38), pair)  # the top row of the pair
+    assert not lines.inside((150, 150, 100, 80), pair)  # a quarter inside
+    assert not lines.inside((0, 0, 10, 10), pair)
 
 
 @pytest.mark.parametrize("h,w,canvas", [(352, 640, (352, 640)), (480, 640, (480, 640)), (640, 640, (640, 640)),
@@ -275,23 +278,23 @@ def _stacked(theta: float, centre=(640.0, 360.0)) -> list[tuple[np.ndarray, floa
 @pytest.mark.parametrize("theta", [-80.0, -33.0, -12.0, 0.0, 7.5, 45.0, 89.0])
 def test_line_angle_is_the_long_sides_direction(theta: float):
     pts = cv2.boxPoints(((300.0, 300.0), (200.0, 40.0), theta))
-    assert det.line_angle(pts) == pytest.approx(theta, abs=0.5)
+    assert lines.line_angle(pts) == pytest.approx(theta, abs=0.5)
     upright = cv2.boxPoints(((300.0, 300.0), (40.0, 200.0), theta))  # the long side is the other one
     expected = theta + 90 if theta <= 0 else theta - 90
-    assert det.line_angle(upright) == pytest.approx(expected, abs=0.5)
+    assert lines.line_angle(upright) == pytest.approx(expected, abs=0.5)
 
 
 @pytest.mark.parametrize("theta", [-20.0, -12.0, 0.0, 1.5, 6.0, 15.0])
 def test_stacked_pair_is_cut_along_its_rows(theta: float):
     image = np.zeros((720, 1280, 3), np.uint8)
-    pairs = [c for c in det.candidates(image, _stacked(theta)) if c.rows == 2]
+    pairs = [c for c in lines.candidates(image, _stacked(theta)) if c.rows == 2]
     assert len(pairs) == 1
     h, w = pairs[0].crop.shape[:2]
     # level: 160 wide, 15 + 40 + 16 = 71 tall, padded 5 % each way; an upright cut of the turned
     # pair would be far taller
-    slack = 3 + 176 * np.sin(np.radians(abs(theta))) if abs(theta) < det.STRAIGHT_BELOW else 3
+    slack = 3 + 176 * np.sin(np.radians(abs(theta))) if abs(theta) < lines.STRAIGHT_BELOW else 3
     assert w == pytest.approx(160 * 1.1, abs=3) and h == pytest.approx(71 * 1.1, abs=slack), (w, h)
-    if abs(theta) < det.STRAIGHT_BELOW:  # a nearly level pair is sliced from the frame, no interpolation
+    if abs(theta) < lines.STRAIGHT_BELOW:  # a nearly level pair is sliced from the frame, no interpolation
         x, y, bw, bh = pairs[0].box
         assert pairs[0].crop.shape[:2] == (bh, bw)
 
@@ -299,17 +302,70 @@ def test_stacked_pair_is_cut_along_its_rows(theta: float):
 def test_lines_at_different_angles_are_no_pair():
     top, bottom = _stacked(0.0)
     turned = (cv2.boxPoints(((640.0, 380.0), (160.0, 32.0), 20.0)), 0.8)
-    assert [c.rows for c in det.candidates(np.zeros((720, 1280, 3), np.uint8), [top, turned])] == [None, None]
-    assert 2 in [c.rows for c in det.candidates(np.zeros((720, 1280, 3), np.uint8), [top, bottom])]
+    assert [c.rows for c in lines.candidates(np.zeros((720, 1280, 3), np.uint8), [top, turned])] == [None, None]
+    assert 2 in [c.rows for c in lines.candidates(np.zeros((720, 1280, 3), np.uint8), [top, bottom])]
+
+
+def _row(theta: float, widths: tuple[float, ...], gap: float, h: float = 30.0,
+         centre=(640.0, 360.0)) -> list[tuple[np.ndarray, float]]:
+    """Lines of height ``h`` side by side, ``gap`` px apart (negative: overlapping), the row turned by
+    ``theta`` degrees about ``centre``; a line no longer than it is tall is given upright, as
+    ``cv2.minAreaRect`` may report it."""
+    a = np.radians(theta)
+    total = sum(widths) + gap * (len(widths) - 1)
+    x = -total / 2
+    out = []
+    for w in widths:
+        along = x + w / 2
+        cx, cy = centre[0] + along * np.cos(a), centre[1] + along * np.sin(a)
+        size, angle = ((h, w), theta + 90) if w <= h else ((w, h), theta)
+        out.append((cv2.boxPoints(((cx, cy), size, angle)), 0.8))
+        x += w + gap
+    return out
+
+
+@pytest.mark.parametrize("theta", [-15.0, 0.0, 4.0, 12.0])
+def test_lines_side_by_side_join_into_one_candidate(theta: float):
+    """A plate the detector split at a wide gap (an emblem between "ZG" and "969-LN", a CN plate's dot)
+    comes back whole, cut along its row and padded as a single line is."""
+    image = np.zeros((720, 1280, 3), np.uint8)
+    joined = [c for c in lines.candidates(image, _row(theta, (50.0, 150.0), 10.0)) if c.lines == 2]
+    assert len(joined) == 1 and joined[0].rows is None
+    h, w = joined[0].crop.shape[:2]
+    assert w == pytest.approx(210 + 2 * lines.LINE_PAD_ALONG * 30, abs=3)
+    assert h == pytest.approx(30 + 2 * lines.LINE_PAD_ACROSS * 30, abs=3)
+
+
+def test_a_run_of_three_lines_joins_and_so_do_its_neighbours():
+    cands = lines.candidates(np.zeros((720, 1280, 3), np.uint8), _row(5.0, (60.0, 90.0, 60.0), -8.0))
+    assert sorted(c.lines for c in cands) == [1, 1, 1, 2, 2, 3]
+
+
+def test_a_squarish_line_joins_whatever_way_it_was_reported():
+    """One character alone (a CN province) has no long side: its angle may come as 90°."""
+    row = _row(6.0, (28.0, 160.0), 4.0)
+    assert lines.line_angle(row[0][0]) == pytest.approx(-84.0, abs=0.5)
+    assert [c.lines for c in lines.candidates(np.zeros((720, 1280, 3), np.uint8), row)].count(2) == 1
+
+
+@pytest.mark.parametrize("row", [
+    _row(0.0, (50.0, 150.0), 30.0),  # a gap wider than the line is tall: two texts
+    _row(0.0, (50.0, 150.0), -40.0),  # overlapping most of their height's worth: one text seen twice
+    [_row(0.0, (50.0, 150.0), 10.0)[0], _row(15.0, (50.0, 150.0), 10.0)[1]],  # different angles
+    [_row(0.0, (50.0, 150.0), 10.0)[0], _row(0.0, (50.0, 150.0), 10.0, centre=(640.0, 380.0))[1]],  # off the row
+    _row(0.0, (50.0, 150.0), 10.0, h=30.0)[:1] + _row(0.0, (50.0, 150.0), 10.0, h=60.0)[1:],  # heights differ
+])
+def test_lines_not_on_one_row_do_not_join(row: list[tuple[np.ndarray, float]]):
+    assert [c.lines for c in lines.candidates(np.zeros((720, 1280, 3), np.uint8), row)] == [1, 1]
 
 
 def test_a_block_the_detector_did_not_split_is_padded_like_a_pair():
     """A tilted two-row plate often comes as one near-square line: grown 0.4 × its height along, it
     would gain a third of its width in background."""
     pts = cv2.boxPoints(((500.0, 300.0), (150.0, 110.0), 12.0))
-    (_, _), (gw, gh), _ = cv2.minAreaRect(det._grow(pts))
-    assert max(gw, gh) == pytest.approx(150 * (1 + 2 * det.PAIR_PAD_X), abs=1.0)
-    assert min(gw, gh) == pytest.approx(110 * (1 + 2 * det.PAIR_PAD_Y), abs=1.0)
+    (_, _), (gw, gh), _ = cv2.minAreaRect(lines._grow(pts))
+    assert max(gw, gh) == pytest.approx(150 * (1 + 2 * lines.PAIR_PAD_X), abs=1.0)
+    assert min(gw, gh) == pytest.approx(110 * (1 + 2 * lines.PAIR_PAD_Y), abs=1.0)
 
 
 def _fr(text: str, confidence: float) -> FrameRead:
@@ -330,3 +386,31 @@ def test_closer_look_replaces_reads_only_with_a_surer_home_plate(coarse, closer,
     pipe._read = lambda image, zoom, ox, oy: zooms.append(zoom) or (coarse if zoom == 1.0 else closer)  # type: ignore
     reads = pipe.read_frame(np.zeros((720, 1280, 3), np.uint8), thorough=True)
     assert reads[0].text == expected and len(zooms) == looks
+
+
+_MERGED_BOX, _PART_BOX, _ELSEWHERE = (100, 100, 300, 50), (250, 105, 140, 40), (700, 400, 200, 50)
+
+
+def _kept(text: str, confidence: float, box: tuple[int, int, int, int], merged: int) -> tuple[Candidate, CropRead]:
+    crop = np.zeros((box[3], box[2], 3), np.uint8)
+    return (Candidate(box, crop, 2 if merged == 2 else None, 0.8, merged),
+            CropRead(text, confidence, (confidence,) * len(text), 1, True))
+
+
+@pytest.mark.parametrize("kept,texts", [
+    # a foreign plate split at its emblem: the group alone goes, even when read surer
+    ([_kept("ZG969LN", 0.9, _MERGED_BOX, 2), _kept("969LN", 0.99, _PART_BOX, 1)], ["ZG969LN"]),
+    # a VN plate and a sticker beside it, merged into a foreign-looking read: the VN line stays
+    ([_kept("51F06532VN", 0.9, _MERGED_BOX, 2), _kept("51F06532", 0.95, _PART_BOX, 1)], ["51F06532", "51F06532VN"]),
+    # a VN merge drops its VN part too (the top row of a pair read as a plate of its own)
+    ([_kept("59L214999", 0.9, _MERGED_BOX, 2), _kept("59L21499", 0.95, _PART_BOX, 1)], ["59L214999"]),
+    # a line elsewhere in the frame is no part of the merge
+    ([_kept("ZG969LN", 0.9, _MERGED_BOX, 3), _kept("29C12345", 0.5, _ELSEWHERE, 1)], ["ZG969LN", "29C12345"]),
+    # one text read from several candidates: once, at its best, boxes moved by the ROI's origin
+    ([_kept("29C12345", 0.6, _ELSEWHERE, 1), _kept("29C12345", 0.7, _MERGED_BOX, 2)], ["29C12345"]),
+])
+def test_merged_lines_replace_their_parts(kept: list[tuple[Candidate, CropRead]], texts: list[str]):
+    out = plates(kept, 10, 20)
+    assert [r.text for r in out] == texts
+    if texts == ["29C12345"]:
+        assert out[0].confidence == 0.7 and out[0].box == (110, 120, 300, 50)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edge.plate.detector import TextDetector, candidates, inside
+from edge.plate.detector import TextDetector
+from edge.plate.lines import Candidate, candidates, inside
 from edge.plate.recognizer import CropRead, Recognizer
 from edge.plate.text import country_of
 
@@ -98,18 +99,29 @@ class PlatePipeline:
             return []
         reads = self.recognizer.read_many([c.crop for c in cands], [c.rows for c in cands])
         kept = [(c, r) for c, r in zip(cands, reads) if r.valid and r.confidence >= self.min_confidence]
-        # A two-row plate's top row alone ("59L2") often passes the foreign-plate grammar as well; once
-        # the stacked pair reads as a plate, its rows are parts of it, not plates of their own.
-        pairs = [c.box for c, _ in kept if c.rows == 2]
-        out: dict[str, FrameRead] = {}
-        for c, r in kept:
-            if c.rows != 2 and any(inside(c.box, b) for b in pairs):
-                continue
-            x, y, w, h = c.box
-            fr = FrameRead(r.text, r.confidence, r.char_confidence, (x + ox, y + oy, w, h), r.rows)
-            if r.text not in out or fr.confidence > out[r.text].confidence:
-                out[r.text] = fr
-        return sorted(out.values(), key=lambda f: -f.confidence)
+        return plates(kept, ox, oy)
+
+
+def plates(kept: list[tuple[Candidate, CropRead]], ox: int = 0, oy: int = 0) -> list[FrameRead]:
+    """The plates among a frame's valid candidate reads, best first, one per text, boxes moved by the
+    ROI's origin (``ox``, ``oy``).
+
+    A two-row plate's top row alone ("59L2") often passes the foreign-plate grammar as well, and so does
+    one group of a plate split at an emblem ("969LN" of ZG 969-LN): once the merged lines read as a
+    plate, the lines are parts of it, not plates of their own. Unless a line reads as a VN or CN plate
+    and the merge only as a foreign one: the plate and a sticker beside it, merged.
+    """
+    merged = [(c.box, country_of(r.text) != "XX") for c, r in kept if c.lines > 1]
+    out: dict[str, FrameRead] = {}
+    for c, r in kept:
+        if c.lines == 1 and any(inside(c.box, box) and (home or country_of(r.text) == "XX")
+                                for box, home in merged):
+            continue
+        x, y, w, h = c.box
+        fr = FrameRead(r.text, r.confidence, r.char_confidence, (x + ox, y + oy, w, h), r.rows)
+        if r.text not in out or fr.confidence > out[r.text].confidence:
+            out[r.text] = fr
+    return sorted(out.values(), key=lambda f: -f.confidence)
 
 
 def _best_home(reads: list[FrameRead]) -> float:

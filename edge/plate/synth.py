@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from edge.plate.lines import bbox
 from edge.plate.text import CN_PROVINCES
 
 Layout = Literal["vn1", "vn2", "cn", "latin"]
@@ -313,7 +314,4 @@ def _paste_turned(frame: np.ndarray, plate: np.ndarray, box: tuple[int, int, int
     warped = cv2.warpPerspective(plate, m, (fw, fh), flags=cv2.INTER_LINEAR)
     mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), m, (fw, fh)) > 127
     frame[mask] = warped[mask]
-    x0, y0 = np.floor(dst.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(dst.max(axis=0)).astype(int)
-    x0, y0 = max(0, int(x0)), max(0, int(y0))
-    return x0, y0, int(min(fw, x1)) - x0, int(min(fh, y1)) - y0
+    return bbox(dst, frame.shape)

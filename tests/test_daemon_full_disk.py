@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import resource
+import select
 import signal
 import subprocess
 import sys
@@ -47,11 +48,25 @@ def test_waits_for_space_then_runs(tmp_path: Path):
     assert "store_full_waiting" in out and "store_space_back" in out
 
 
+def _wait_for_log(proc: subprocess.Popen, event: str, timeout: float) -> None:
+    """Read the daemon's stderr until ``event`` is logged: under a loaded suite the daemon's start
+    (imports, config) can take longer than any fixed sleep."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if not select.select([proc.stderr], [], [], 0.5)[0]:
+            assert proc.poll() is None, "the daemon exited"
+            continue
+        line = proc.stderr.readline()
+        assert line, "the daemon closed stderr"
+        if event in line:
+            return
+    raise AssertionError(f"no {event} within {timeout} s")
+
+
 def test_sigterm_while_waiting_exits_cleanly(tmp_path: Path):
     proc = start_without_space(write_gate_file(tmp_path / "box"))
     try:
-        time.sleep(2)
-        assert proc.poll() is None
+        _wait_for_log(proc, "store_full_waiting", 60)  # signal handlers are in place by then
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=45)  # 15 s was exceeded once with the whole suite loading both cores
     finally:

@@ -26,12 +26,14 @@ from edge.plate.pipeline import FALLBACK_ZOOM, SURE_HOME, FrameRead, PlatePipeli
 from edge.plate.recognizer import CropRead
 from edge.plate.synth import random_text, render_plate, render_scene
 from edge.plate.text import country_of
+from edge.plate.training import heldout
 from edge.plate.training.data import is_validation
 from test_plate_recognizer import shared_crops
 
 #: raw labels; the same crops read bare: 0.775. Measured 0.76-0.77 in scenes (0.70 before the row, padding
 #: and closer-look changes of 2026-11-23) over all 454 held-out crops; see benchmarks/plate.py.
 SCENE_FLOOR = 0.72
+TILTED_SCENE_FLOOR = 0.87  # audited labels
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +72,30 @@ def test_real_crops_hung_in_scenes_are_read_like_bare_crops(pipe: PlatePipeline)
         reads = pipe.read_frame(frame, thorough=True)
         correct += bool(reads) and reads[0].text == comparable(r["text"])
     assert correct / len(rows) >= SCENE_FLOOR, f"{correct}/{len(rows)}"
+
+
+def test_real_crops_hung_tilted_in_scenes_are_read(pipe: PlatePipeline):
+    """The same crops turned up to ±15° and foreshortened up to 15 %, on their audited labels. Measured
+    132 of 147 (130 before a weak read's plate was looked at closely, PlatePipeline._look_at; over all
+    447 audited held-out crops that look took 390 to 399). The benchmark's figure before stacked pairs
+    were cut along their rows: 0.68."""
+    base = shared_crops()
+    audit = heldout.load_audit()
+    rows = [r for r in csv.DictReader((base / "manifest.csv").open(encoding="utf-8")) if is_validation(r["path"])]
+    rng = random.Random("tilted scenes")
+    correct = n = 0
+    for r in sorted(rows, key=lambda r: r["path"])[:150]:
+        truth = heldout.audited_text(r["path"], r["text"], int(r["rows"] or 1), audit)
+        if truth is None:  # unreadable by eye
+            continue
+        crop = cv2.imread(str(base / r["path"]))
+        assert crop is not None, r["path"]
+        frame, _ = render_scene("", "vn2" if r["rows"] == "2" else "vn1", rng, plate_image=crop,
+                                angle=rng.uniform(-15, 15), yaw=rng.uniform(-0.15, 0.15))
+        reads = pipe.read_frame(frame, thorough=True)
+        n += 1
+        correct += bool(reads) and reads[0].text == truth
+    assert correct / n >= TILTED_SCENE_FLOOR, f"{correct}/{n}"
 
 
 def test_two_row_plate_is_read_whole_never_its_top_row_alone(pipe: PlatePipeline):
@@ -119,10 +145,10 @@ def test_finer_second_look_only_when_thorough_and_nothing_read(pipe: PlatePipeli
             first = pipe._read(frame, 1.0, 0, 0)
             reads = pipe.read_frame(frame, thorough=True)
             fine += bool(reads) and reads[0].text == text
-            looked_twice = spy.zooms[before + 1:] == [1.0, FALLBACK_ZOOM]
-            # the second look happens exactly when the first read no sure VN or CN plate
+            looked_closer = FALLBACK_ZOOM in spy.zooms[before + 1:]
+            # the closer look happens exactly when the first read no sure VN or CN plate
             sure = any(country_of(r.text) != "XX" and r.confidence >= SURE_HOME for r in first)
-            assert looked_twice == (not sure)
+            assert looked_closer == (not sure)
     assert fine >= coarse + 2 and fine >= 15, (coarse, fine)
 
 
@@ -368,24 +394,51 @@ def test_a_block_the_detector_did_not_split_is_padded_like_a_pair():
     assert min(gw, gh) == pytest.approx(110 * (1 + 2 * lines.PAIR_PAD_Y), abs=1.0)
 
 
-def _fr(text: str, confidence: float) -> FrameRead:
-    return FrameRead(text, confidence, (confidence,) * len(text), (10, 10, 100, 40), 1)
+def _fr(text: str, confidence: float, rows: int = 1) -> FrameRead:
+    return FrameRead(text, confidence, (confidence,) * len(text), (10, 10, 100, 40), rows)
 
 
-@pytest.mark.parametrize("coarse,closer,expected,looks", [
+class _StagingDetector:
+    """Stands in for the detector where ``PlatePipeline._read`` is replaced: stages a region as a marker."""
+
+    STAGED = np.ones((1, 1, 3), np.uint8)
+
+    def stage(self, region: np.ndarray) -> np.ndarray:
+        assert region.size
+        return self.STAGED
+
+
+@pytest.mark.parametrize("coarse,closer,close,expected,looks", [
     # one row of a small two-row plate read as two rows into a plausible VN plate, weakly
-    ([_fr("40C43517", 0.43)], [_fr("59F116711", 1.0), _fr("59F1", 0.99)], "59F116711", 2),
-    ([_fr("40C43517", 0.43)], [_fr("40C43517", 0.41)], "40C43517", 2),  # no surer: the usual reads stay
-    ([_fr("59F1", 0.99)], [_fr("59F116711", 0.7)], "59F116711", 2),  # a foreign-grammar read only
-    ([_fr("59F116711", 0.95)], [], "59F116711", 1),  # sure: one look
-    ([], [_fr("ZG270JB", 0.9)], "ZG270JB", 2),  # nothing read: whatever the closer look reads
+    ([_fr("40C43517", 0.43)], [_fr("59F116711", 1.0), _fr("59F1", 0.99)], [], "59F116711", [1.0, 1.5]),
+    # no surer: the usual reads stay, and the plate is looked at closely, in vain
+    ([_fr("40C43517", 0.43)], [_fr("40C43517", 0.41)], [], "40C43517", [1.0, 1.5, "staged"]),
+    ([_fr("59F1", 0.99)], [_fr("59F116711", 0.7)], [], "59F116711", [1.0, 1.5, "staged"]),  # foreign only
+    ([_fr("59F116711", 0.95)], [], [], "59F116711", [1.0]),  # sure: one look
+    ([], [_fr("ZG270JB", 0.9)], [], "ZG270JB", [1.0, 1.5]),  # nothing read: whatever the closer look reads
+    # a home plate, but weak: looked at closely, and the surer close read wins
+    ([_fr("59F116717", 0.85)], [], [_fr("59F116711", 0.97)], "59F116711", [1.0, "staged"]),
+    ([_fr("59F116717", 0.85)], [], [_fr("59F11671", 0.8)], "59F116717", [1.0, "staged"]),  # not surer
+    # a two-row read is not replaced by one of its rows, even a surer one; the next two-row read may
+    ([_fr("59F116717", 0.85, 2)], [], [_fr("59F1", 0.99), _fr("59F116711", 0.9, 2)], "59F116711",
+     [1.0, "staged"]),
+    ([_fr("59F116717", 0.85, 2)], [], [_fr("59F1", 0.99)], "59F116717", [1.0, "staged"]),
 ])
-def test_closer_look_replaces_reads_only_with_a_surer_home_plate(coarse, closer, expected, looks):
-    pipe = PlatePipeline(detector=object())  # type: ignore[arg-type]  # _read is replaced below
-    zooms: list[float] = []
-    pipe._read = lambda image, zoom, ox, oy: zooms.append(zoom) or (coarse if zoom == 1.0 else closer)  # type: ignore
+def test_closer_looks_replace_reads_only_with_surer_ones(coarse, closer, close, expected, looks):
+    pipe = PlatePipeline(detector=_StagingDetector())  # type: ignore[arg-type]  # _read is replaced below
+    seen: list[float | str] = []
+
+    def read(image: np.ndarray, zoom: float, ox: int, oy: int) -> list[FrameRead]:
+        if image is _StagingDetector.STAGED:
+            seen.append("staged")
+            return close
+        seen.append(zoom)
+        return coarse if zoom == 1.0 else closer
+
+    pipe._read = read  # type: ignore[method-assign]
     reads = pipe.read_frame(np.zeros((720, 1280, 3), np.uint8), thorough=True)
-    assert reads[0].text == expected and len(zooms) == looks
+    assert reads[0].text == expected and seen == looks
+    assert reads[0].box == (10, 10, 100, 40)  # a close read keeps the weak read's box in the frame
 
 
 _MERGED_BOX, _PART_BOX, _ELSEWHERE = (100, 100, 300, 50), (250, 105, 140, 40), (700, 400, 200, 50)

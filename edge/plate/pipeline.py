@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -14,10 +14,13 @@ from edge.plate.text import country_of
 
 #: Zoom of the second, closer look at a frame that should show a plate (see :meth:`read_frame`).
 FALLBACK_ZOOM = 1.5
-#: A crop read weaker than this (or outside every grammar) gets the detector's help (see read_crop).
+#: A crop read weaker than this (or outside every grammar) gets the detector's help (see read_crop); so
+#: does a thorough frame's best read (see read_frame).
 RESCUE_BELOW = 0.9
 #: A thorough frame whose surest VN/CN read is weaker than this gets the closer look (see read_frame).
 SURE_HOME = 0.8
+#: The margin around a weak read's box looked at closely, as a share of its longer side (see _look_at).
+LOOK_MARGIN = 0.15
 
 
 @dataclass(frozen=True)
@@ -59,13 +62,19 @@ class PlatePipeline:
             return read
         if crop.ndim == 2:
             crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
-        for f in self._read(self.detector.stage(crop[:, :, :3]), 1.0, 0, 0):
-            if read.rows == 2 and f.rows != 2:
+        f = self._staged(crop[:, :, :3], read.rows, read.confidence)
+        return read if f is None else CropRead(f.text, f.confidence, f.char_confidence, f.rows, True)
+
+    def _staged(self, region: np.ndarray, rows: int, confidence: float) -> FrameRead | None:
+        """The best plate read among the detector's lines in ``region`` set on a frame of the compiled
+        shape (:meth:`TextDetector.stage`, which scales a small region up), if it is surer than
+        ``confidence`` and, where the first read had two rows, has two rows too. Its box is the staged
+        frame's."""
+        for f in self._read(self.detector.stage(region), 1.0, 0, 0):
+            if rows == 2 and f.rows != 2:
                 continue  # one row of a two-row plate whose other row the detector missed
-            if f.confidence > read.confidence:
-                return CropRead(f.text, f.confidence, f.char_confidence, f.rows, True)
-            break
-        return read
+            return f if f.confidence > confidence else None
+        return None
 
     def read_frame(self, image: np.ndarray, roi: tuple[int, int, int, int] | None = None,
                    thorough: bool = False) -> list[FrameRead]:
@@ -76,7 +85,9 @@ class PlatePipeline:
         (``fallback_zoom``, in tiles; see :meth:`TextDetector.text_boxes`); the closer reads replace
         the usual ones when their surest VN/CN read is surer. Small plates (a two-row plate ~100 px wide
         in a 1280 px frame) are lost at the usual 640 px and found at 1.5 times that, for about four
-        times the cost, which a live stream of mostly empty frames cannot pay on every frame.
+        times the cost, which a live stream of mostly empty frames cannot pay on every frame. Then,
+        when the best read is still below ``RESCUE_BELOW``, its plate is looked at closely
+        (:meth:`_look_at`).
         """
         ox = oy = 0
         if roi is not None:
@@ -91,7 +102,24 @@ class PlatePipeline:
             closer = self._read(image, self.fallback_zoom, ox, oy)
             if not out or _best_home(closer) > home:
                 out = closer
+        if thorough and out and out[0].confidence < RESCUE_BELOW:
+            out = self._look_at(image, out, ox, oy)
         return out
+
+    def _look_at(self, image: np.ndarray, reads: list[FrameRead], ox: int, oy: int) -> list[FrameRead]:
+        """A weak best read's plate looked at closely: the region around it (``LOOK_MARGIN`` of its size
+        on every side) scaled up to the detector's full input, its lines found again and read
+        (:meth:`_staged`). A small tilted plate's lines, found at a few pixels' height, often cut a
+        character or split a row; found again at several times the size they do not. The surer read
+        replaces the weak one, at the weak one's box. One detector pass, on thorough frames only."""
+        best = reads[0]
+        x, y, w, h = best.box
+        x, y, m = x - ox, y - oy, int(LOOK_MARGIN * max(w, h))
+        region = image[max(0, y - m):y + h + m, max(0, x - m):x + w + m]
+        f = self._staged(region, best.rows, best.confidence) if region.size else None
+        if f is None:
+            return reads
+        return [replace(f, box=best.box)] + [r for r in reads[1:] if r.text != f.text]
 
     def _read(self, image: np.ndarray, zoom: float, ox: int, oy: int) -> list[FrameRead]:
         cands = candidates(image, self.detector.text_boxes(image, zoom))

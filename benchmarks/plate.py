@@ -14,7 +14,9 @@ OpenVINO CPU runtime):
   labels (``edge.plate.training.heldout``; crops a person cannot read are left out);
 - ``sustained_fps``: frames/s through the gate's reader (detect, recognise, vote) for ``--sustain-s``;
 - ``sustained_fps`` and ``rss_mb`` come from a separate process that holds only the gate's reader and
-  a handful of frames, as the daemon would (resident memory after the sustained run).
+  a handful of frames, as the daemon would (resident memory after the sustained run);
+- ``modes_*``: the detector's inference modes, synchronous against asynchronous requests, in a
+  process of their own (:mod:`benchmarks.plate_modes`).
 Goals: crop p50 ≤ 5 ms, frame p50 ≤ 100 ms, ≥ 8 frames/s, RSS ≤ 300 MB.
 """
 
@@ -53,6 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=positive_int, default=60, help="1280x720 frames timed")
     p.add_argument("--sustain-s", type=float, default=10.0, help="seconds of sustained reading")
     p.add_argument("--no-baseline", action="store_true", help="skip the general-OCR baseline")
+    p.add_argument("--modes-repeats", type=positive_int, default=15,
+                   help="passes timed per detector inference mode (benchmarks/plate_modes.py)")
     p.add_argument("--seed", type=int, default=7)
 
 
@@ -243,6 +247,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         worker = subprocess.run([sys.executable, "-m", "benchmarks.plate", str(args.sustain_s), str(frames_file)],
                                 capture_output=True, text=True, check=True)
     result.update(json.loads(worker.stdout.strip().splitlines()[-1]))
+    log.info("detector inference modes: does asynchronous inference pay here?")
+    modes = subprocess.run([sys.executable, "-m", "benchmarks.plate_modes", str(args.modes_repeats)],
+                           capture_output=True, text=True, check=True)
+    result.update(json.loads(modes.stdout.strip().splitlines()[-1]))
     if not args.no_baseline:
         log.info("baseline: rapidocr PP-OCRv6 on OpenVINO")
         result.update(_baseline(crops[: min(len(crops), 150)], frames[: min(len(frames), 30)]))

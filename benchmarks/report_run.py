@@ -40,7 +40,7 @@ QUICK: dict[str, dict[str, Any]] = {
     "sync": {"drain_events": 3_000, "gates": 3, "events_per_gate": 500, "trials": 3, "poll_interval": 1.0,
              "fault_events": 500, "workers": 1},
     "console": {"trips": 2_000, "events": 20_000, "requests": 5},
-    "plate": {"crops": 40, "frames": 10, "sustain_s": 3.0, "no_baseline": True},
+    "plate": {"crops": 40, "frames": 10, "sustain_s": 3.0, "no_baseline": True, "modes_repeats": 3},
     "actuation": {"commands": 200, "pulse_commands": 10, "safety_cycles": 500},
 }
 

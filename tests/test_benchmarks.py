@@ -217,3 +217,19 @@ def test_sync_tiny(tmp_path: Path) -> None:
     assert r["meets_goal"] == (r["meets_goal_drain"] and r["meets_goal_ingest"] and r["meets_goal_permit_latency"]
                                and r["meets_goal_faults"])
     assert list(tmp_path.iterdir()) == []  # temporary stores removed
+
+
+# ------------------------------------------------------------------ plate: the detector's inference modes
+
+def test_plate_modes_time_the_detector_as_the_gate_compiles_it() -> None:
+    """The figures behind "asynchronous inference where it pays" (docs/architecture.md): each mode timed
+    on the input shape the gate's detector is compiled for."""
+    from benchmarks import plate_modes
+    from edge.plate.detector import TextDetector
+
+    assert plate_modes.SHAPE == (1, 3, *TextDetector().landscape)
+    figures = plate_modes.measure(repeats=1)
+    assert set(figures) == {"modes_pass_ms", "modes_tiles_sync_ms", "modes_tiles_async_ms",
+                            "modes_streams_pass_ms", "modes_streams_tiles_async_ms", "modes_streams_model_mb"}
+    assert all(v > 0 for k, v in figures.items() if k.endswith("_ms"))
+    assert figures["modes_tiles_sync_ms"] > figures["modes_pass_ms"]  # four passes take longer than one

@@ -467,3 +467,25 @@ def test_merged_lines_replace_their_parts(kept: list[tuple[Candidate, CropRead]]
     assert [r.text for r in out] == texts
     if texts == ["29C12345"]:
         assert out[0].confidence == 0.7 and out[0].box == (110, 120, 300, 50)
+
+
+@pytest.mark.parametrize("image", [np.zeros((0, 0, 3), np.uint8), np.zeros((1, 1, 3), np.uint8),
+                                   np.zeros((720, 1280), np.uint8), np.zeros((720, 1280, 4), np.uint8),
+                                   np.zeros((2, 3000, 3), np.uint8), np.zeros((720, 1280, 3), np.float32)],
+                         ids=["empty", "1x1", "grey", "bgra", "a sliver", "float"])
+def test_odd_frames_read_as_no_plate_never_an_error(pipe: PlatePipeline, image: np.ndarray):
+    assert pipe.read_frame(image) == [] and pipe.read_frame(image, thorough=True) == []
+    assert not pipe.read_crop(image).valid
+
+
+@pytest.mark.parametrize("roi", [(-10, -10, 100, 100), (0, 0, 0, 0), (1200, 700, 500, 500), (5000, 0, 10, 10)])
+def test_a_region_of_interest_is_clipped_to_the_frame(pipe: PlatePipeline, roi: tuple[int, int, int, int]):
+    frame, _ = render_scene("29C12345", "vn1", random.Random(4))
+    assert pipe.read_frame(frame, roi=roi, thorough=True) == []
+
+
+def test_a_region_of_interest_reaching_past_the_frame_reads_what_is_inside(pipe: PlatePipeline):
+    frame, (x, y, w, h) = render_scene("29C12345", "vn1", random.Random(4))
+    reads = pipe.read_frame(frame, roi=(-50, y - 40, 5000, h + 80))
+    assert [r.text for r in reads][:1] == ["29C12345"]
+    assert reads[0].box[1] >= y - 40  # boxes in the frame's own pixels

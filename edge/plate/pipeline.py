@@ -57,8 +57,10 @@ class PlatePipeline:
         (:meth:`TextDetector.stage`), and its best plate read wins if it is more confident (and, for a
         two-row crop, covers both rows). Costs a detector pass on the ~13 % of real crops read that weakly.
         """
+        if crop.size == 0:  # nothing to read (a box cut outside the frame): no plate, not an error
+            return CropRead("", 0.0, (), rows or 1, False)
         read = self.recognizer.read(crop, rows)
-        if crop.size == 0 or (read.valid and read.confidence >= RESCUE_BELOW):
+        if read.valid and read.confidence >= RESCUE_BELOW:
             return read
         if crop.ndim == 2:
             crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
@@ -90,9 +92,12 @@ class PlatePipeline:
         (:meth:`_look_at`).
         """
         ox = oy = 0
-        if roi is not None:
-            ox, oy, rw, rh = roi
-            image = image[oy:oy + rh, ox:ox + rw]
+        if roi is not None:  # clipped to the frame: a negative origin would slice from the far edge
+            x, y, rw, rh = roi
+            ox, oy = max(0, x), max(0, y)
+            image = image[oy:max(oy, y + rh), ox:max(ox, x + rw)]
+        if image.size == 0:
+            return []
         out = self._read(image, 1.0, ox, oy)
         home = _best_home(out)
         if thorough and self.fallback_zoom > 1.0 and home < SURE_HOME:

@@ -79,15 +79,18 @@ class Recognizer:
         items: list[tuple[int, int]] = []  # (crop index, rows)
         lines: list[np.ndarray] = []
         for i, crop in enumerate(crops):
+            if crop.size == 0:
+                continue  # read as blank below
             gray = prep.to_gray(crop)
             known = rows[i] if rows else None
             for r in ((known,) if known else prep.row_candidates(gray.shape[1], gray.shape[0])):
                 items.append((i, r))
                 lines.append(prep.model_input(prep.line_image(gray, r)))
+        best: dict[int, CropRead] = {i: CropRead("", 0.0, (), (rows[i] if rows else None) or 1, False)
+                                     for i, crop in enumerate(crops) if crop.size == 0}
         if not lines:
-            return []
+            return [best[i] for i in range(len(crops))]
         probs = self.infer(np.stack(lines))
-        best: dict[int, CropRead] = {}
         for (i, r), p in zip(items, probs):
             text, confs = ctc_decode(p)
             read = CropRead(text, min(confs) if confs else 0.0, confs, r, grammar_ok(text))

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import pytest
 from click.testing import CliRunner
 
 from edge.gatectl.cli import cli
@@ -82,3 +83,17 @@ def test_plate_eval_names_a_missing_column(tmp_path: Path):
     assert res.exit_code != 0 and "missing column(s) path, text" in res.output
     res = CliRunner().invoke(cli, ["plate", "eval", str(tmp_path / "nope.csv")])
     assert res.exit_code != 0 and "nope.csv" in res.output
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"path,text,rows\na.jpg,29C12345,3\n", "bad.csv:2: rows must be 1 or 2, not 3"),
+    (b"path,text,rows,x,y,w,h\na.jpg,29C12345,1,0,0,0,40\n", "bad.csv:2: box width and height must be positive"),
+    (b"path,text,rows,x,y,w,h\na.jpg,29C12345,1,abc,0,10,10\n", "bad.csv:2: could not convert"),
+    (b"path,text\n,29C12345\n", "bad.csv:2: empty path"),
+    (b"path,text\n\xff\xfeb.jpg,29C12345\n", "bad.csv: not UTF-8 text"),
+])
+def test_plate_eval_refuses_a_bad_row_by_its_line(tmp_path: Path, content: bytes, message: str):
+    (tmp_path / "bad.csv").write_bytes(content)
+    res = CliRunner().invoke(cli, ["plate", "eval", str(tmp_path / "bad.csv"), "--crops"])
+    assert res.exit_code != 0 and message in res.output, res.output
+    assert "Traceback" not in res.output

@@ -38,25 +38,40 @@ class ManifestError(ValueError):
 
 
 def load_manifest(manifest: Path) -> list[Item]:
+    """The manifest's rows; :class:`ManifestError` names the file, and the line where a row is bad."""
     try:
         f = manifest.open(newline="", encoding="utf-8-sig")
     except OSError as exc:
         raise ManifestError(f"{manifest}: {exc.strerror}") from exc
     with f:
-        reader = csv.DictReader(f)
-        cols = set(reader.fieldnames or [])
-        missing = {"path", "text"} - cols
-        if missing:
-            raise ManifestError(f"{manifest}: missing column(s) {', '.join(sorted(missing))}")
-        has_box = {"x", "y", "w", "h"} <= cols
-        items = []
-        for n, row in enumerate(reader, start=2):
-            try:
-                rows = int(row["rows"]) if row.get("rows") else None
-                box = tuple(int(float(row[k])) for k in "xywh") if has_box and row.get("x") else None
-            except ValueError as exc:
-                raise ManifestError(f"{manifest}:{n}: {exc}") from exc
-            items.append(Item(manifest.parent / row["path"], row["text"], rows, box))  # type: ignore[arg-type]
+        try:
+            return _items(manifest, csv.DictReader(f))
+        except UnicodeDecodeError as exc:
+            raise ManifestError(f"{manifest}: not UTF-8 text (byte {exc.start}: {exc.reason})") from exc
+        except csv.Error as exc:
+            raise ManifestError(f"{manifest}: not a CSV file ({exc})") from exc
+
+
+def _items(manifest: Path, reader: csv.DictReader) -> list[Item]:
+    cols = set(reader.fieldnames or [])
+    missing = {"path", "text"} - cols
+    if missing:
+        raise ManifestError(f"{manifest}: missing column(s) {', '.join(sorted(missing))}")
+    has_box = {"x", "y", "w", "h"} <= cols
+    items = []
+    for n, row in enumerate(reader, start=2):
+        try:
+            rows = int(row["rows"]) if row.get("rows") else None
+            box = tuple(int(float(row[k] or "")) for k in "xywh") if has_box and row.get("x") else None
+        except ValueError as exc:
+            raise ManifestError(f"{manifest}:{n}: {exc}") from exc
+        if rows not in (None, 1, 2):
+            raise ManifestError(f"{manifest}:{n}: rows must be 1 or 2, not {rows}")
+        if box is not None and (box[2] <= 0 or box[3] <= 0):
+            raise ManifestError(f"{manifest}:{n}: box width and height must be positive, not {box[2]}x{box[3]}")
+        if not row.get("path"):
+            raise ManifestError(f"{manifest}:{n}: empty path")
+        items.append(Item(manifest.parent / row["path"], row["text"] or "", rows, box))  # type: ignore[arg-type]
     return items
 
 

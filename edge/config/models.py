@@ -212,7 +212,7 @@ class OpenVinoReader(Strict):
     recognizer: Path | None = Field(default=None, description="Recogniser IR (.xml); default: the shipped model")
     detector: Path | None = Field(default=None, description="Text detector (.onnx/.xml); default: PP-OCR det from rapidocr")
     detect_max_side: int = Field(default=640, ge=160, le=1920, description="Frames are scaled so their long side is at most this for detection")
-    detect_zoom: float = Field(default=1.5, ge=1.0, le=2.5, description="While a vehicle is on the loop and no VN or CN plate was read, look again at this zoom, in tiles of the usual size (finds small plates; about 4 detector passes at 1.5); 1: never")
+    detect_zoom: float = Field(default=1.5, ge=1.0, le=2.5, description="While a vehicle is on the loop and no VN or CN plate was read at 0.8 confidence or more, look again at this zoom, in tiles of the usual size (finds small plates; about 4 detector passes at 1.5); 1: never")
     threads: int = Field(default=0, ge=0, le=64, description="Inference threads (0: OpenVINO decides)")
     min_confidence: float = Field(default=0.3, ge=0, le=1, description="Frame reads below this are ignored")
     agree: int = Field(default=3, ge=1, le=50, description="Emit once this many frames read the same text")

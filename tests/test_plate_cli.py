@@ -32,6 +32,8 @@ def test_plate_read_on_a_scene_and_a_crop(tmp_path: Path):
     x, y, w, h = first["box"]
     assert abs(x - box[0]) < 30 and abs(y - box[1]) < 30
     assert images[1]["error"] == "unreadable image"
+    missing = CliRunner().invoke(cli, ["plate", "read", str(tmp_path / "nope.jpg")])
+    assert missing.exit_code == 0 and "nope.jpg: no such file" in missing.output
     crop = CliRunner().invoke(cli, ["plate", "read", "--crop", str(tmp_path / "crop.png")])
     assert crop.exit_code == 0 and "59L214999" in crop.output
 

@@ -43,6 +43,9 @@ def plate_read(images: tuple[Path, ...], crop: bool, rows: int | None, max_side:
     pipeline = _pipeline(max_side, zoom)
     out = []
     for path in images:
+        if not path.is_file():
+            out.append({"image": str(path), "error": "no such file"})
+            continue
         image = cv2.imread(str(path))
         if image is None:
             out.append({"image": str(path), "error": "unreadable image"})

@@ -489,3 +489,10 @@ def test_a_region_of_interest_reaching_past_the_frame_reads_what_is_inside(pipe:
     reads = pipe.read_frame(frame, roi=(-50, y - 40, 5000, h + 80))
     assert [r.text for r in reads][:1] == ["29C12345"]
     assert reads[0].box[1] >= y - 40  # boxes in the frame's own pixels
+
+
+def test_grey_and_bgra_frames_are_read_and_looked_at_closely(pipe: PlatePipeline, monkeypatch: pytest.MonkeyPatch):
+    frame, _ = render_scene("29C12345", "vn1", random.Random(4))
+    monkeypatch.setattr("edge.plate.pipeline.RESCUE_BELOW", 1.01)  # every best read gets the close look
+    for image in (cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)):
+        assert [r.text for r in pipe.read_frame(image, thorough=True)][:1] == ["29C12345"]

@@ -62,9 +62,7 @@ class PlatePipeline:
         read = self.recognizer.read(crop, rows)
         if read.valid and read.confidence >= RESCUE_BELOW:
             return read
-        if crop.ndim == 2:
-            crop = cv2.cvtColor(crop, cv2.COLOR_GRAY2BGR)
-        f = self._staged(crop[:, :, :3], read.rows, read.confidence)
+        f = self._staged(_bgr(crop), read.rows, read.confidence)
         return read if f is None else CropRead(f.text, f.confidence, f.char_confidence, f.rows, True)
 
     def _staged(self, region: np.ndarray, rows: int, confidence: float) -> FrameRead | None:
@@ -98,6 +96,7 @@ class PlatePipeline:
             image = image[oy:max(oy, y + rh), ox:max(ox, x + rw)]
         if image.size == 0:
             return []
+        image = _bgr(image)
         out = self._read(image, 1.0, ox, oy)
         home = _best_home(out)
         if thorough and self.fallback_zoom > 1.0 and home < SURE_HOME:
@@ -155,6 +154,13 @@ def plates(kept: list[tuple[Candidate, CropRead]], ox: int = 0, oy: int = 0) -> 
         if r.text not in out or fr.confidence > out[r.text].confidence:
             out[r.text] = fr
     return sorted(out.values(), key=lambda f: -f.confidence)
+
+
+def _bgr(image: np.ndarray) -> np.ndarray:
+    """A grey or BGRA image as BGR (what the detector and its staging take)."""
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return image[:, :, :3] if image.shape[2] > 3 else image
 
 
 def _best_home(reads: list[FrameRead]) -> float:

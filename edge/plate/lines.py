@@ -46,6 +46,8 @@ def _order(pts: np.ndarray) -> np.ndarray:
 
 
 def rectify(image: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """The quadrilateral ``pts`` cut from ``image`` and warped upright, at its own size (edges repeated
+    where it reaches past the image)."""
     tl, tr, br, bl = _order(pts)
     w = int(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl)))
     h = int(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr)))
@@ -75,6 +77,7 @@ def _grow(pts: np.ndarray) -> np.ndarray:
 
 
 def bbox(pts: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """The upright box (x, y, w, h) around points, clipped to an image of ``shape``; at least 1×1."""
     x0, y0 = np.floor(pts.min(axis=0)).astype(int)
     x1, y1 = np.ceil(pts.max(axis=0)).astype(int)
     x0, y0 = max(0, x0), max(0, y0)

@@ -496,3 +496,14 @@ def test_grey_and_bgra_frames_are_read_and_looked_at_closely(pipe: PlatePipeline
     monkeypatch.setattr("edge.plate.pipeline.RESCUE_BELOW", 1.01)  # every best read gets the close look
     for image in (cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA)):
         assert [r.text for r in pipe.read_frame(image, thorough=True)][:1] == ["29C12345"]
+
+
+def test_rows_overlapping_by_most_of_a_line_still_pair():
+    """The detector grows each row past its glyphs, so a small two-row plate's rows overlap; turned a
+    little off the pair's mean angle they overlap more. Up to PAIR_OVERLAP line heights they pair."""
+    image = np.zeros((720, 1280, 3), np.uint8)
+    for overlap, pairs in ((0.7, 1), (0.9, 0)):
+        top = cv2.boxPoints(((640.0, 340.0), (120.0, 30.0), 3.0))
+        bottom = cv2.boxPoints(((640.0, 340.0 + 30.0 * (1 - overlap) + 1.0), (160.0, 30.0), -3.0))
+        cands = lines.candidates(image, [(top, 0.9), (bottom, 0.8)])
+        assert sum(c.rows == 2 for c in cands) == pairs, overlap

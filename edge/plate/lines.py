@@ -88,6 +88,8 @@ def bbox(pts: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
 #: A stacked pair tilted less than this (degrees) is cut straight from the frame: the fixed split between
 #: its rows copes, and an upright cut costs no interpolation. Lines further apart in angle are no pair.
 STRAIGHT_BELOW, PAIR_ANGLE_DIFF, PAIR_ANGLE_MAX = 2.0, 12.0, 35.0
+#: How far a pair's rows may overlap, in line heights, in the pair's own frame.
+PAIR_OVERLAP = 0.8
 
 
 def line_angle(pts: np.ndarray) -> float:
@@ -164,7 +166,9 @@ def _pair(image: np.ndarray, a: _Line, b: _Line) -> Candidate | None:
     overlap = min(ax1, bx1) - max(ax0, bx0)
     gap = by0 - (ay0 + ah)
     tall = max(ah, bh)
-    if overlap < 0.5 * min(aw, bw) or not -0.5 * tall <= gap <= 0.8 * tall:
+    # rows may overlap by most of a line's height: the detector grows each line past its glyphs, and
+    # a row turned a little off the pair's mean angle is taller in the pair's frame (-0.5 lost pairs)
+    if overlap < 0.5 * min(aw, bw) or not -PAIR_OVERLAP * tall <= gap <= 0.8 * tall:
         return None
     if not 0.4 <= aw / bw <= 2.5 or not 0.5 <= ah / bh <= 2.0:
         return None

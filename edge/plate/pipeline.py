@@ -57,10 +57,8 @@ class PlatePipeline:
         (:meth:`TextDetector.stage`), and its best plate read wins if it is more confident (and, for a
         two-row crop, covers both rows). Costs a detector pass on the ~13 % of real crops read that weakly.
         """
-        if crop.size == 0:  # nothing to read (a box cut outside the frame): no plate, not an error
-            return CropRead("", 0.0, (), rows or 1, False)
-        read = self.recognizer.read(crop, rows)
-        if read.valid and read.confidence >= RESCUE_BELOW:
+        read = self.recognizer.read(crop, rows)  # an empty crop reads blank
+        if crop.size == 0 or (read.valid and read.confidence >= RESCUE_BELOW):
             return read
         f = self._staged(_bgr(crop), read.rows, read.confidence)
         return read if f is None else CropRead(f.text, f.confidence, f.char_confidence, f.rows, True)

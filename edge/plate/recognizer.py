@@ -80,7 +80,7 @@ class Recognizer:
         lines: list[np.ndarray] = []
         for i, crop in enumerate(crops):
             if crop.size == 0:
-                continue  # read as blank below
+                continue  # nothing to read (a box cut outside the frame): a blank read, not an error
             gray = prep.to_gray(crop)
             known = rows[i] if rows else None
             for r in ((known,) if known else prep.row_candidates(gray.shape[1], gray.shape[0])):

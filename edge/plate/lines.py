@@ -114,6 +114,11 @@ def _extent(pts: np.ndarray) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
 
 
+def _turned_box(x0: float, y0: float, x1: float, y1: float, theta: float) -> np.ndarray:
+    """The corners of a box drawn in a frame turned level by ``theta``, back in the image's frame."""
+    return _turn(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]), theta).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class _Line:
     pts: np.ndarray
@@ -178,7 +183,7 @@ def _pair(image: np.ndarray, a: _Line, b: _Line) -> Candidate | None:
     y0, y1 = ay0, by0 + bh
     px, py = PAIR_PAD_X * (x1 - x0), PAIR_PAD_Y * (y1 - y0)
     x0, x1, y0, y1 = x0 - px, x1 + px, y0 - py, y1 + py
-    corners = _turn(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]), theta).astype(np.float32)
+    corners = _turned_box(x0, y0, x1, y1, theta)
     box = bbox(corners, image.shape)
     if theta == 0.0:
         bx, by, bw_, bh_ = box
@@ -230,7 +235,7 @@ def _joined(image: np.ndarray, row: list[_Line]) -> Candidate | None:
     x0, y0, w, h = _extent(np.vstack([_turn(ln.pts, -theta) for ln in row]))
     along, across = LINE_PAD_ALONG * h, LINE_PAD_ACROSS * h
     x0, x1, y0, y1 = x0 - along, x0 + w + along, y0 - across, y0 + h + across
-    corners = _turn(np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]]), theta).astype(np.float32)
+    corners = _turned_box(x0, y0, x1, y1, theta)
     crop = rectify(image, corners)
     score = sum(ln.score for ln in row) / len(row)
     return Candidate(bbox(corners, image.shape), crop, None, score, len(row)) if crop.size else None

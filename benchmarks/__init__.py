@@ -4,6 +4,8 @@ Each benchmark module has ``add_arguments(parser)`` and ``run(args) -> dict`` (f
 fields and ``meets_goal``); progress goes to the ``benchmarks`` logger (stderr from the CLI).
 """
 
+from pathlib import Path
+
 BENCHMARKS = {
     "decision": "decision latency (p50/p95/p99) against a store of 1,000,000 permits (goal p99 <= 1 ms)",
     "store": "fsynced outbox appends per second (goal >= 500/s) and a 100,000-permit delta (goal <= 2 s)",
@@ -25,3 +27,13 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise ValueError(f"{text} is not a positive integer")
     return value
+
+
+def memory_mb(pid: int | str = "self") -> dict[str, float]:
+    """VmRSS and VmHWM of a process (default: this one), in MiB."""
+    out: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = round(int(value.split()[0]) / 1024, 1)
+    return out

@@ -25,7 +25,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchmarks import positive_int
+from benchmarks import memory_mb, positive_int
 from benchmarks.data import fill_permits, utc_now
 from edge.localstore import LocalStore
 
@@ -44,16 +44,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start-timeout-s", type=float, default=60.0, help="give up if not up by then (default 60)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     p.add_argument("--dir", type=Path, default=None, help="folder for the temporary store (default: system temp)")
-
-
-def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS and VmHWM of a process, in MiB."""
-    out: dict[str, float] = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in ("VmRSS", "VmHWM"):
-            out[key] = round(int(value.split()[0]) / 1024, 1)
-    return out
 
 
 def _toml_value(value: Any) -> str:

@@ -36,7 +36,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from benchmarks import positive_int
+from benchmarks import memory_mb, positive_int
 from edge.plate.evaluate import comparable, load_manifest
 from edge.plate.recognizer import grammar_ok
 from edge.plate.synth import LAYOUTS, random_text, render_plate, render_scene
@@ -58,13 +58,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--modes-repeats", type=positive_int, default=15,
                    help="passes timed per detector inference mode (benchmarks/plate_modes.py)")
     p.add_argument("--seed", type=int, default=7)
-
-
-def _rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -196,7 +189,7 @@ def sustain(seconds: float, frames_file: Path) -> dict[str, Any]:
         emitted += reader.read(Frame(img, time.time())) is not None
         n += 1
     return {"sustained_fps": round(n / (time.perf_counter() - t0), 2), "sustained_vehicle_reads": emitted,
-            "rss_mb": round(_rss_mb(), 1)}
+            "rss_mb": memory_mb()["VmRSS"]}
 
 
 def _baseline(crops, frames) -> dict[str, Any]:
@@ -206,7 +199,7 @@ def _baseline(crops, frames) -> dict[str, Any]:
     ov = EngineType.OPENVINO
     engine = RapidOCR(params={"Det.engine_type": ov, "Cls.engine_type": ov, "Rec.engine_type": ov,
                               "Global.log_level": "warning"})
-    before = _rss_mb()
+    before = memory_mb()["VmRSS"]
 
     def texts(img) -> list[tuple[str, float, float]]:
         r = engine(img)
@@ -229,7 +222,7 @@ def _baseline(crops, frames) -> dict[str, Any]:
         frame_ok += bool(plates) and comparable(plates[0][0]) == comparable(text)
     return {"baseline_crop_p50_ms": _pct(crop_ms, 50), **_accuracy(crop_reads, crops, "baseline_crop_accuracy"),
             "baseline_frame_p50_ms": _pct(frame_ms, 50), "baseline_frame_accuracy": round(frame_ok / len(frames), 4),
-            "baseline_rss_added_mb": round(_rss_mb() - before, 1)}
+            "baseline_rss_added_mb": round(memory_mb()["VmRSS"] - before, 1)}
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -25,17 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import memory_mb
+
 TILES = 4
 #: The detector's compiled input at its default 640 px (``TextDetector().landscape``, 16:9).
 SHAPE = (1, 3, 352, 640)
-
-
-def _rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def _p50_ms(fn: Callable[[], object], repeats: int) -> float:
@@ -69,13 +63,13 @@ def measure(repeats: int = 15) -> dict[str, Any]:
     out["modes_tiles_sync_ms"] = _p50_ms(lambda: [request.infer({0: x}) for _ in range(TILES)], repeats)
     queue = ov.AsyncInferQueue(latency, 2)
     out["modes_tiles_async_ms"] = _p50_ms(lambda: tiles(queue), repeats)
-    before = _rss_mb()
+    before = memory_mb()["VmRSS"]
     streams = core.compile_model(ir, "CPU", {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": 2})
     streams_request = streams.create_infer_request()
     streams_queue = ov.AsyncInferQueue(streams, 2)
     out["modes_streams_pass_ms"] = _p50_ms(lambda: streams_request.infer({0: x}), repeats)
     out["modes_streams_tiles_async_ms"] = _p50_ms(lambda: tiles(streams_queue), repeats)
-    out["modes_streams_model_mb"] = round(_rss_mb() - before, 1)
+    out["modes_streams_model_mb"] = round(memory_mb()["VmRSS"] - before, 1)
     return out
 
 

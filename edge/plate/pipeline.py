@@ -56,10 +56,19 @@ class PlatePipeline:
         cuts through one. The detector then finds the plate's lines within the crop
         (:meth:`TextDetector.stage`), and its best plate read wins if it is more confident (and, for a
         two-row crop, covers both rows). Costs a detector pass on the ~13 % of real crops read that weakly.
+
+        ``rows``, when given, is a hint, and hints are sometimes wrong: a one-row plate cut with the car
+        around it looks two-row by shape, and labellers mark it so. When the hinted read is weak, the
+        other row count is read too and wins if it reads a plate surely (``RESCUE_BELOW``): a plate
+        read the wrong way round comes out as garbage, not as a sure plate.
         """
         read = self.recognizer.read(crop, rows)  # an empty crop reads blank
         if crop.size == 0 or (read.valid and read.confidence >= RESCUE_BELOW):
             return read
+        if rows is not None:
+            other = self.recognizer.read(crop, 3 - rows)
+            if other.valid and other.confidence >= max(RESCUE_BELOW, read.confidence):
+                return other
         f = self._staged(_bgr(crop), read.rows, read.confidence)
         return read if f is None else CropRead(f.text, f.confidence, f.char_confidence, f.rows, True)
 

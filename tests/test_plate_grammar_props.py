@@ -42,6 +42,12 @@ def test_separators_and_case_never_change_the_compared_text(text: str):
     assert comparable(text) == comparable(text.lower().replace("-", " ").replace(".", ""))
 
 
+def test_the_d_with_stroke_compares_as_d():
+    """A label typed with the MĐ series' Đ matches the reader's MD (and normalises the same)."""
+    for typed in ("29-MĐ1 122.35", "29-mđ1 122.35", "29MD112235"):
+        assert comparable(typed) == "29MD112235" == normalize(typed).text
+
+
 @settings(max_examples=200, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_grammar_valid_reads_normalise_to_themselves(seed: int):

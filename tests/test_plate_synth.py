@@ -1,4 +1,5 @@
-"""The synthetic plate renderer's European plates: region code, emblem, number, series."""
+"""The synthetic plate renderer: European plates (region code, emblem, number, series, one or two
+rows), the VN MĐ series, and crops cut through the last character."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from edge.plate.recognizer import grammar_ok
 from edge.plate.synth import random_text, render_plate, render_scene
-from edge.plate.training.data import label_of
+from edge.plate.training.data import cut_last, label_of, synthetic
 
 EUROPEAN = re.compile(r"^[A-Z]{1,3} \d{3,4}[- ]?[A-Z]{1,2}$")
 
@@ -48,3 +49,42 @@ def test_turned_plate_is_pasted_whole_and_its_box_bounds_it():
     diff = np.abs(turned.astype(int) - level.astype(int)).sum(axis=2) > 60
     ys, xs = np.nonzero(diff)  # what changed lies in the turned plate's box (the noise aside)
     assert ys.size and ys.min() >= min(ty, y) - 2 and ys.max() <= max(ty + th, y + h) + 2
+
+
+def test_vn_two_row_plates_include_the_md_series_drawn_with_its_bar():
+    texts = [random_text("vn2", random.Random(seed)) for seed in range(400)]
+    md = [t for t in texts if "MĐ" in t]
+    assert 10 <= len(md) <= 60  # about 7 %
+    assert all(re.fullmatch(r"\d{2}-MĐ[1-9] \d{3}\.\d{2}", t) for t in md)
+    assert all(label_of(t) == t.replace("-", "").replace(" ", "").replace(".", "").replace("Đ", "D") for t in md)
+    bar = render_plate("29-MĐ1 122.35", "vn2", random.Random(1))
+    plain = render_plate("29-MD1 122.35", "vn2", random.Random(1))
+    assert bar.shape == plain.shape
+    diff = np.abs(bar.astype(int) - plain.astype(int)).max(axis=2) > 60
+    ys, xs = np.nonzero(diff)
+    assert diff.sum() > 20 and ys.max() < bar.shape[0] // 2  # the bar, in the top row only
+
+
+def test_a_european_plate_in_two_rows_is_squarish_with_its_emblem_on_top():
+    imgs = [render_plate("ZG 4208-I", "latin", random.Random(s), height=100, rows=2) for s in range(30)]
+    assert all(1.2 <= img.shape[1] / img.shape[0] <= 2.1 for img in imgs)
+    assert any(_has_red(img[: img.shape[0] // 2]) for img in imgs)
+    assert not any(_has_red(img[img.shape[0] * 2 // 3:]) for img in imgs)
+    rows = [synthetic(random.Random(s), "latin") for s in range(300)]
+    assert all(s.line.shape == (32, 160) for s in rows)
+
+
+def test_cut_last_cuts_into_the_last_character_and_keeps_the_rest():
+    for text, layout, rows in (("51F-065.32", "vn1", 1), ("59-L2 149.99", "vn2", 2)):
+        for seed in range(10):
+            img = render_plate(text, layout, random.Random(seed), height=100)
+            cut = cut_last(img, rows, random.Random(seed))
+            assert np.array_equal(cut, img[:, : cut.shape[1]])
+            h, w = img.shape[:2]
+            band = img[int(h * (0.6 if rows == 2 else 0.3)):int(h * (0.85 if rows == 2 else 0.7)), : int(w * 0.93)]
+            paper = np.median(band.reshape(-1, 3), axis=0)
+            ink = (np.abs(band.astype(int) - paper).max(axis=2) > 100).sum(axis=0) >= 3
+            last_ink = int(np.flatnonzero(ink)[-1])
+            glyph = 0.5 * 100 * (0.4 if rows == 2 else 0.68)
+            # part of the last character goes, never a whole one
+            assert last_ink - glyph < cut.shape[1] <= last_ink, (text, seed, cut.shape[1], last_ink)

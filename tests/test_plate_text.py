@@ -131,7 +131,7 @@ def test_unicode_spaces_are_separators(space):
 def test_only_plate_characters_and_their_full_width_forms_are_accepted():
     """Over the whole Basic Multilingual Plane: a character is accepted only if it is a plate
     character, a separator, a lower-case or full-width form of one, or a Unicode space."""
-    allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") | CJK_ALLOWED | SEPARATORS
+    allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789Đđ") | CJK_ALLOWED | SEPARATORS
     allowed |= {chr(ord(c) + 0xFEE0) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-./_"}
     accepted = set()
     for cp in range(0x10000):
@@ -144,6 +144,12 @@ def test_only_plate_characters_and_their_full_width_forms_are_accepted():
     spaces = {c for c in accepted if unicodedata.category(c) == "Zs"}
     assert accepted - spaces <= allowed
     assert set("Aa0桂港\uff21\uff41\uff10") <= accepted
+
+
+def test_vietnamese_d_with_stroke_is_d():
+    """The MĐ series prints Đ; it is stored, compared and voted on as D."""
+    assert normalize("29-MĐ1 123.45") == normalize("29md112345")
+    assert normalize("29-MĐ1 123.45").text == "29MD112345" and normalize("29-mđ1").text == "29MD1"
 
 
 @pytest.mark.parametrize("raw", [None, 29_12345, 29.5, b"29C12345", ["29C12345"], {"plate": "29C12345"}])

@@ -21,8 +21,10 @@ from edge.plate.pipeline import PlatePipeline
 
 
 def comparable(text: str) -> str:
-    """Upper-case letters, digits and CJK characters only (separators, spaces and the rest dropped)."""
-    return "".join(c for c in text.upper() if c.isalnum() and (c.isascii() or "\u4e00" <= c <= "\u9fff"))
+    """Upper-case letters, digits and CJK characters only (separators, spaces and the rest dropped);
+    the Đ of the MĐ series counts as D, as the reader and the plate grammars store it."""
+    text = text.upper().replace("Đ", "D")
+    return "".join(c for c in text if c.isalnum() and (c.isascii() or "\u4e00" <= c <= "\u9fff"))
 
 
 @dataclass(frozen=True)

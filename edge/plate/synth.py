@@ -34,6 +34,10 @@ _EU_REGIONS = ("ZG", "ST", "RI", "SI", "OS", "PU", "KA", "ZD", "DU", "VZ", "SB",
 _EU_LETTERS = "ABCDEFGHIIJKLMNOPRSTUVZ"
 
 
+#: Characters drawn from another glyph plus a stroke of their own (see _text_line).
+_BASE = {"Đ": "D"}
+
+
 @lru_cache(maxsize=64)
 def _font(name: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(str(FONT_DIR / name), size)
@@ -53,12 +57,15 @@ def random_text(layout: Layout, rng: random.Random) -> str:
     if layout == "vn2":
         series = rng.choice(_VN_SERIES)
         kind = rng.random()
-        if kind < 0.45:  # motorbike style: 59-L2 149.99
+        if kind < 0.42:  # motorbike style: 59-L2 149.99
             top = f"{province}-{series}{rng.choice(_DIGITS + _VN_SERIES)}"
-        elif kind < 0.8:  # car/truck two-row: 29C 123.45
+        elif kind < 0.74:  # car/truck two-row: 29C 123.45
             top = f"{province}{series}" + (rng.choice(_VN_SERIES) if rng.random() < 0.1 else "")
-        else:
+        elif kind < 0.9:
             top = f"{province}-{series}{d(1)}"
+        else:  # two-letter series and a digit, most often MĐ (electric motorbikes): 29-MĐ1 122.35
+            pair = "MĐ" if rng.random() < 0.7 else rng.choice(_VN_SERIES) + rng.choice(_VN_SERIES)
+            return f"{province}-{pair}{rng.randint(1, 9)} {d(3)}.{d(2)}"
         num = d(5)
         bottom = f"{num[:3]}.{num[3:]}" if rng.random() < 0.7 else d(4)
         return f"{top} {bottom}"
@@ -112,14 +119,18 @@ def _text_line(text: str, font_name: str, height: int, width: int, rng: random.R
     cjk = _font("cjk.ttf", size) if cjk_first else font
     spacing = rng.uniform(0.02, 0.12) * size
     glyphs = [(ch, cjk if i == 0 else font) for i, ch in enumerate(text)]
-    boxes = [f.getbbox(ch) for ch, f in glyphs]
+    boxes = [f.getbbox(_BASE.get(ch, ch)) for ch, f in glyphs]
     total = sum(b[2] - b[0] for b in boxes) + spacing * (len(glyphs) - 1) + 8
     canvas = Image.new("L", (int(total) + 8, int(size * 1.3)), 0)
     draw = ImageDraw.Draw(canvas)
     x = 4.0
     stroke = rng.choice([0, 0, 1, 2])
     for (ch, f), box in zip(glyphs, boxes):
-        draw.text((x - box[0], size * 0.12), ch, font=f, fill=255, stroke_width=stroke, stroke_fill=255)
+        draw.text((x - box[0], size * 0.12), _BASE.get(ch, ch), font=f, fill=255, stroke_width=stroke,
+                  stroke_fill=255)
+        if ch == "Đ":  # the bar across D's stem (the fonts are subsets without Đ)
+            gw, mid, t = box[2] - box[0], size * 0.12 + (box[1] + box[3]) / 2, max(2, size // 11)
+            draw.rectangle((x - gw * 0.1, mid - t / 2, x + gw * 0.45, mid + t / 2), fill=255)
         x += (box[2] - box[0]) + spacing
     arr = np.asarray(canvas)
     ink_rows = np.flatnonzero(arr.max(axis=1) > 64)
@@ -129,16 +140,19 @@ def _text_line(text: str, font_name: str, height: int, width: int, rng: random.R
 
 
 def render_plate(text: str, layout: Layout, rng: random.Random | None = None,
-                 height: int = 110) -> np.ndarray:
+                 height: int = 110, rows: int | None = None) -> np.ndarray:
     """A clean, front-on plate image (BGR, uint8) of ``text`` in the given layout.
 
     ``text`` is the printed form: two-row plates separate rows by one space ("59-L2 149.99");
-    for one-row layouts spaces are printed as gaps.
+    for one-row layouts spaces are printed as gaps. ``rows=2`` lays a Latin plate out in two rows,
+    its first group on top beside an emblem, as Croatian and Czech square plates are ("ZG" over
+    "4208-I"); :func:`rows_of` tells the other layouts' rows.
     """
     rng = rng or random.Random()
     style = _style(layout, rng)
+    two_rows = layout == "vn2" or (rows == 2 and " " in text)
     aspect = {"vn1": rng.uniform(4.2, 4.8), "vn2": rng.uniform(1.2, 1.6) if rng.random() < 0.7 else rng.uniform(1.6, 2.1), "cn": rng.uniform(3.0, 3.3),
-              "latin": rng.uniform(2.8, 4.6)}[layout]
+              "latin": rng.uniform(1.3, 2.0) if two_rows else rng.uniform(2.8, 4.6)}[layout]
     h = height
     w = int(h * aspect)
     plate = Image.new("RGB", (w, h), style.background)
@@ -153,15 +167,21 @@ def render_plate(text: str, layout: Layout, rng: random.Random | None = None,
     if layout == "latin" and rng.random() < 0.4:
         _euro_band(draw, w, h, rng)
         mx = int(w * 0.12)
-    if layout == "vn2":
-        rows = text.split(" ", 1) if " " in text else [text[: len(text) // 2], text[len(text) // 2:]]
+    if two_rows:
+        lines = text.split(" ", 1) if " " in text else [text[: len(text) // 2], text[len(text) // 2:]]
         rh = int(h * rng.uniform(0.38, 0.43))
         gap = int(h * rng.uniform(0.03, 0.07))
         top_y = (h - 2 * rh - gap) // 2
-        for i, row in enumerate(rows):
+        emblem = layout == "latin" and rng.random() < 0.7
+        for i, row in enumerate(lines):
             rw = min(w - 2 * mx, int(rh * len(row) * rng.uniform(0.5, 0.75)))
+            x = (w - rw) // 2
+            if emblem and i == 0:  # the coat of arms beside the region code
+                ew = int(rh * rng.uniform(0.5, 0.7))
+                x -= ew // 2 + rh // 8
+                _emblem(draw, x + rw + rh // 8, top_y, ew, rh, rng)
             line = _text_line(row, font_name, rh, rw, rng)
-            plate.paste(style.ink, ((w - rw) // 2, top_y + i * (rh + gap)), mask=line)
+            plate.paste(style.ink, (x, top_y + i * (rh + gap)), mask=line)
         if rng.random() < 0.3:
             _screws(draw, w, top_y + rh + gap // 2, rh, rng)
     elif layout == "latin" and " " in text and rng.random() < 0.6:

@@ -43,11 +43,14 @@ class Plate:
 
 
 def _fold(ch: str) -> str:
-    """Width-fold and upper-case one character: full-width ASCII forms to ASCII, Unicode spaces to a space.
+    """Width-fold and upper-case one character: full-width ASCII forms to ASCII, Unicode spaces to a space,
+    Vietnamese Đ to D (plates print it; registers and declarations write it either way).
 
     Deliberately not NFKC + ``str.upper()``: those turn junk into plate characters (``"ß"`` → ``"SS"``,
     ``"™"`` → ``"TM"``, ``"²"`` → ``"2"``, ``"…"`` → ``"..."``, ``"ı"`` → ``"I"``).
     """
+    if ch in "\u0110\u0111":  # Đ đ: the MĐ series of VN plates ("29-MĐ1 123.45") is stored as MD
+        return "D"
     if "\uff01" <= ch <= "\uff5e":
         ch = chr(ord(ch) - 0xFEE0)
     elif unicodedata.category(ch) == "Zs":

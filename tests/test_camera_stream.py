@@ -1,8 +1,10 @@
 """The live camera driver against real streams: gate-sim's HTTP-MJPEG server (drops, corrupt frames,
-part headers, ROI) and a video file through OpenCV."""
+part headers, ROI), a video file through OpenCV, and an RTSP camera that never answers."""
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 from pathlib import Path
 
@@ -127,6 +129,47 @@ def test_not_a_stream_is_reported_and_retried(tmp_path: Path):
             assert cam.latest() is None and not cam.health().connected
         finally:
             cam.stop()
+
+
+def test_rtsp_camera_that_accepts_and_never_answers_is_retried_within_its_timeout():
+    """Hung camera firmware: the TCP connection is accepted, no RTSP reply ever comes. The configured
+    timeout_s (1 s) bounds each attempt (OpenCV's own default is 30 s), so the grabber keeps retrying
+    with its backoff, and stop() does not wait on a stuck open."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+    quit_ = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not quit_.is_set():
+            try:
+                held.append(listener.accept()[0])  # keep it open, say nothing
+            except TimeoutError:
+                continue
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    cfg = StreamCamera(type="stream", url=f"rtsp://127.0.0.1:{listener.getsockname()[1]}/cam", timeout_s=1.0,
+                       reconnect_min_s=0.05, reconnect_max_s=0.2)
+    cam = StreamCameraSource(cfg)
+    t0 = time.monotonic()
+    cam.start()
+    try:
+        assert wait_for(lambda: cam.health().reconnects >= 2, timeout=15)
+        assert time.monotonic() - t0 < 15
+        assert len(held) >= 2  # each attempt really connected
+        assert cam.latest() is None and not cam.health().connected
+    finally:
+        t1 = time.monotonic()
+        cam.stop()
+        assert time.monotonic() - t1 < cfg.timeout_s + 2.5
+        quit_.set()
+        acceptor.join()
+        for conn in held:
+            conn.close()
+        listener.close()
 
 
 def test_video_file_through_opencv(tmp_path: Path):

@@ -185,24 +185,38 @@ class StreamCameraSource:
     def _opencv(self) -> None:
         url = self.cfg.url
         source: Any = int(url[4:]) if url.startswith("usb:") else url[5:] if url.startswith("file:") else url
-        cap = cv2.VideoCapture(source)
+        cap = _open(source, self.cfg.timeout_s) if url.startswith("rtsp://") else cv2.VideoCapture(source)
         try:
             if not cap.isOpened():
                 raise StreamError(f"OpenCV could not open {url}")
             file_fps = cap.get(cv2.CAP_PROP_FPS) if url.startswith("file:") else 0.0
             period = 1.0 / file_fps if file_fps and file_fps > 0 else 0.0
             misses = 0
+            last_frame = time.monotonic()
             while not self._stop.is_set():
                 ok, image = cap.read()
                 if not ok:
                     misses += 1
                     if url.startswith("file:") or misses > 25:
                         raise StreamError("no frames from the stream")
+                    if time.monotonic() - last_frame > self.cfg.timeout_s:
+                        raise StreamError(f"no frame for {self.cfg.timeout_s:g} s")
                     self._bad += 1
                     continue
                 misses = 0
+                last_frame = time.monotonic()
                 self._publish(image, {})
                 if period:
                     self._stop.wait(period)
         finally:
             cap.release()
+
+
+def _open(url: str, timeout_s: float) -> cv2.VideoCapture:
+    """An RTSP stream through OpenCV's FFmpeg backend, with the camera's timeout on opening and on each
+    read. OpenCV's own defaults are 30 s each: a camera that accepts the connection and then says
+    nothing (hung firmware, a half-open link) would hold the grabber that long on every attempt, and
+    the configured ``timeout_s`` would mean nothing."""
+    ms = int(timeout_s * 1000)
+    return cv2.VideoCapture(url, cv2.CAP_FFMPEG,
+                            [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])

@@ -187,6 +187,15 @@ class CameraServer:
     def url(self, gate_id: str) -> str:
         return f"http://{self.host}:{self.port}/gate/{gate_id}.mjpg"
 
+    def frame(self, path: str) -> np.ndarray | None:
+        """What ``gate/<id>`` shows now, decoded (for the RTSP server, :mod:`gatesim.rtsp`); None: no
+        such gate. Faults are an MJPEG matter and do not apply."""
+        gate_id = path.removeprefix("gate/")
+        with self.lock:
+            view = self.views.get(gate_id)
+            jpeg = view.jpeg if view is not None and path.startswith("gate/") else None
+        return None if jpeg is None else cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+
     # ------------------------------------------------------------------ streaming
 
     def part(self, gate_id: str, seq: int) -> bytes:
@@ -349,17 +358,29 @@ def read_parts(url: str, count: int, timeout: float = 5.0) -> Iterator[tuple[dic
 @click.option("--fps", type=click.FloatRange(0.2, 30), default=4.0, show_default=True, help="Frames per second")
 @click.option("--width", type=click.IntRange(64, 1920), default=480, show_default=True, help="Frame width")
 @click.option("--height", type=click.IntRange(48, 1080), default=270, show_default=True, help="Frame height")
-def command(gates: str, host: str, port: int, fps: float, width: int, height: int) -> None:
-    """HTTP-MJPEG cameras of synthetic trucks (one stream per gate), with the plate's truth in a part header."""
+@click.option("--rtsp-port", type=click.IntRange(0, 65535), default=None,
+              help="Also serve each gate as rtsp://HOST:PORT/gate/<id> (RTP JPEG over TCP; 0: any port)")
+def command(gates: str, host: str, port: int, fps: float, width: int, height: int, rtsp_port: int | None) -> None:
+    """HTTP-MJPEG cameras of synthetic trucks (one stream per gate), with the plate's truth in a part
+    header; with --rtsp-port, the same scenes over RTSP as most IP cameras serve them."""
+    from gatesim.rtsp import RtspServer
+
     ids = [g.strip() for g in gates.split(",") if g.strip()]
     cam = CameraServer(ids, host, port, fps=fps, width=width, height=height)
+    rtsp = RtspServer(cam.frame, host, rtsp_port, fps=fps) if rtsp_port is not None else None
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     cam.start()
-    click.echo(json.dumps({"event": "ready", "port": cam.port, "streams": {g: cam.url(g) for g in ids}}))
+    ready: dict[str, Any] = {"event": "ready", "port": cam.port, "streams": {g: cam.url(g) for g in ids}}
+    if rtsp is not None:
+        rtsp.start()
+        ready["rtsp"] = {g: rtsp.url(f"gate/{g}") for g in ids}
+    click.echo(json.dumps(ready))
     try:
         while not stop.wait(0.5):
             pass
     finally:
         cam.stop()
+        if rtsp is not None:
+            rtsp.stop()

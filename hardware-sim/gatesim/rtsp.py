@@ -1,0 +1,285 @@
+"""A small RTSP camera: JPEG frames as RTP (RFC 2435), interleaved on the RTSP connection (RFC 2326 §10.12).
+
+Why: most IP cameras at a gate speak RTSP, and the box reads RTSP through OpenCV's FFmpeg backend. A
+test that only ever saw HTTP-MJPEG would leave that path, its timeouts and its reconnects untried.
+This server speaks just enough of the protocol for a real client: OPTIONS, DESCRIBE (an SDP with one
+JPEG video track), SETUP over TCP only (a request for UDP is answered 461 Unsupported Transport, and
+FFmpeg then asks for TCP), PLAY, GET_PARAMETER (keep-alive) and TEARDOWN. Frames come from a callable
+per stream path, at ``fps``. The client's RTCP reports, interleaved on channel 1, are read and dropped.
+
+JPEGs must be baseline, 4:2:0 or 4:2:2, with the standard Huffman tables and no restart markers (what
+``cv2.imencode`` writes); the receiver rebuilds the headers from the RTP JPEG header and the
+quantisation tables sent in-band (Q = 255). Frames are cut to multiples of 8 pixels, which RTP JPEG
+needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from typing import BinaryIO
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+MAX_PAYLOAD = 1400
+JPEG_PT = 26  # RTP payload type of JPEG (RFC 3551)
+PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, GET_PARAMETER, TEARDOWN"
+
+
+class RtpJpegError(ValueError):
+    """The JPEG cannot go as RTP JPEG (progressive, restart markers, odd sampling...)."""
+
+
+def jpeg_scan(jpeg: bytes) -> tuple[int, int, int, bytes, bytes]:
+    """(RTP JPEG type, width, height, quantisation tables, entropy-coded scan) of a baseline JPEG."""
+    if jpeg[:2] != b"\xff\xd8":
+        raise RtpJpegError("not a JPEG")
+    i, tables, typ, w, h = 2, {}, -1, 0, 0
+    while i + 4 <= len(jpeg):
+        if jpeg[i] != 0xFF:
+            raise RtpJpegError(f"no marker at byte {i}")
+        marker, length = jpeg[i + 1], int.from_bytes(jpeg[i + 2:i + 4], "big")
+        seg = jpeg[i + 4:i + 2 + length]
+        if marker == 0xDB:  # quantisation tables, possibly several in one segment
+            j = 0
+            while j < len(seg):
+                if seg[j] >> 4:
+                    raise RtpJpegError("16-bit quantisation tables")
+                tables[seg[j] & 15] = seg[j + 1:j + 65]
+                j += 65
+        elif marker == 0xC0:
+            h, w = int.from_bytes(seg[1:3], "big"), int.from_bytes(seg[3:5], "big")
+            sampling = seg[7]  # the first component's H and V factors
+            typ = {0x21: 0, 0x22: 1}.get(sampling, -1)
+            if seg[5] != 3 or typ < 0:
+                raise RtpJpegError(f"sampling {sampling:#x} of {seg[5]} components")
+        elif marker in (0xC1, 0xC2, 0xDD):
+            raise RtpJpegError(f"marker {marker:#x} (not baseline, or restart intervals)")
+        elif marker == 0xDA:
+            scan = jpeg[i + 2 + length:]
+            if scan.endswith(b"\xff\xd9"):
+                scan = scan[:-2]
+            if typ < 0 or 0 not in tables or 1 not in tables:
+                raise RtpJpegError("no frame header or tables before the scan")
+            return typ, w, h, tables[0] + tables[1], scan
+        i += 2 + length
+    raise RtpJpegError("no scan")
+
+
+def rtp_packets(jpeg: bytes, seq: int, timestamp: int, ssrc: int) -> list[bytes]:
+    """One frame as RTP JPEG packets (RFC 2435), the tables in the first, the marker bit on the last."""
+    typ, w, h, tables, scan = jpeg_scan(jpeg)
+    if w % 8 or h % 8 or w > 2040 or h > 2040:
+        raise RtpJpegError(f"{w}x{h}: RTP JPEG sends sizes in 8-pixel blocks up to 2040")
+    out, off = [], 0
+    while off < len(scan) or not out:
+        head = struct.pack("!B", 0) + off.to_bytes(3, "big") + struct.pack("!BBBB", typ, 255, w // 8, h // 8)
+        if off == 0:
+            head += struct.pack("!BBH", 0, 0, len(tables)) + tables
+        chunk = scan[off:off + MAX_PAYLOAD - len(head)]
+        off += len(chunk)
+        last = off >= len(scan)
+        rtp = struct.pack("!BBHII", 0x80, (0x80 if last else 0) | JPEG_PT, (seq + len(out)) & 0xFFFF,
+                          timestamp & 0xFFFFFFFF, ssrc)
+        out.append(rtp + head + chunk)
+    return out
+
+
+def encode(frame: np.ndarray, quality: int = 80) -> bytes:
+    """A BGR frame as a JPEG RTP can carry: cut to multiples of 8 pixels."""
+    h, w = frame.shape[:2]
+    ok, buf = cv2.imencode(".jpg", frame[: h - h % 8, : w - w % 8], [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise RtpJpegError("JPEG encoding failed")
+    return buf.tobytes()
+
+
+class RtspServer:
+    """RTSP cameras on one port: ``rtsp://host:port/<path>`` streams ``frames(path)`` (None: no such
+    camera, 404). ``port=0`` takes a free port; restarting on the same port (a camera rebooting) works."""
+
+    def __init__(self, frames: Callable[[str], np.ndarray | None], host: str = "127.0.0.1", port: int = 0,
+                 fps: float = 10.0):
+        if not 0.2 <= fps <= 30:
+            raise ValueError("fps must be 0.2..30")
+        self.frames, self.host, self.port, self.fps = frames, host, port, fps
+        self.sessions = 0
+        self._stop = threading.Event()
+        self._sock: socket.socket | None = None
+        self._conns: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def url(self, path: str) -> str:
+        return f"rtsp://{self.host}:{self.port}/{path}"
+
+    def start(self) -> "RtspServer":
+        self._stop.clear()
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(16)
+        sock.settimeout(0.2)
+        self._sock, self.port = sock, sock.getsockname()[1]
+        threading.Thread(target=self._accept, name="gate-sim rtsp", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Close the port and every connection: to a client, the camera has gone."""
+        self._stop.set()
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> "RtspServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _accept(self) -> None:
+        sock = self._sock
+        while not self._stop.is_set() and sock is not None:
+            try:
+                conn, _ = sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with self._lock:
+                self._conns.append(conn)
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    # ------------------------------------------------------------------ one client
+
+    def _serve(self, conn: socket.socket) -> None:
+        rfile = conn.makefile("rb")
+        write = threading.Lock()
+        playing = threading.Event()
+        path = ""
+        try:
+            while not self._stop.is_set():
+                req = _request(rfile)
+                if req is None:
+                    return
+                method, url, headers = req
+                cseq = headers.get("cseq", "0")
+                path = url.split("://", 1)[-1].split("/", 1)[-1] if "://" in url else url.lstrip("/")
+                stream = path.rsplit("/track0", 1)[0].rstrip("/")
+                if method == "OPTIONS":
+                    _reply(conn, write, cseq, "200 OK", {"Public": PUBLIC})
+                elif method == "DESCRIBE":
+                    if self.frames(stream) is None:
+                        _reply(conn, write, cseq, "404 Not Found")
+                        continue
+                    sdp = (f"v=0\r\no=- 0 0 IN IP4 {self.host}\r\ns=gate-sim\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+                           f"a=control:*\r\nm=video 0 RTP/AVP {JPEG_PT}\r\na=rtpmap:{JPEG_PT} JPEG/90000\r\n"
+                           "a=control:track0\r\n").encode()
+                    _reply(conn, write, cseq, "200 OK", {"Content-Base": url.rstrip("/") + "/",
+                                                         "Content-Type": "application/sdp"}, sdp)
+                elif method == "SETUP":
+                    transport = headers.get("transport", "")
+                    if "interleaved" not in transport and "TCP" not in transport:
+                        _reply(conn, write, cseq, "461 Unsupported Transport")
+                        continue
+                    _reply(conn, write, cseq, "200 OK", {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1",
+                                                         "Session": "4747;timeout=60"})
+                elif method == "PLAY":
+                    _reply(conn, write, cseq, "200 OK", {"Session": "4747", "Range": "npt=0.000-"})
+                    if not playing.is_set():
+                        playing.set()
+                        self.sessions += 1
+                        threading.Thread(target=self._send, args=(conn, write, stream), daemon=True).start()
+                elif method == "GET_PARAMETER":
+                    _reply(conn, write, cseq, "200 OK", {"Session": "4747"})
+                elif method == "TEARDOWN":
+                    _reply(conn, write, cseq, "200 OK", {"Session": "4747"})
+                    return
+                else:
+                    _reply(conn, write, cseq, "405 Method Not Allowed")
+        except OSError:
+            return
+        finally:
+            playing.clear()
+            self._drop(conn)
+
+    def _send(self, conn: socket.socket, write: threading.Lock, stream: str) -> None:
+        period, seq, due, t0 = 1.0 / self.fps, 0, time.monotonic(), time.monotonic()
+        try:
+            while not self._stop.is_set():
+                frame = self.frames(stream)
+                if frame is None:
+                    return
+                packets = rtp_packets(encode(frame), seq, int((time.monotonic() - t0) * 90000), 0x6A7E0001)
+                seq += len(packets)
+                data = b"".join(b"$\x00" + len(p).to_bytes(2, "big") + p for p in packets)
+                with write:
+                    conn.sendall(data)
+                due += period
+                if self._stop.wait(max(0.0, due - time.monotonic())):
+                    return
+        except OSError:
+            self._drop(conn)
+
+    def _drop(self, conn: socket.socket) -> None:
+        with self._lock:
+            if conn in self._conns:
+                self._conns.remove(conn)
+        try:
+            conn.close()
+        except OSError:
+            pass
+
+
+def _request(rfile: BinaryIO) -> tuple[str, str, dict[str, str]] | None:
+    """The next RTSP request; interleaved binary data from the client (RTCP reports) is skipped."""
+    while True:
+        first = rfile.read(1)
+        if not first:
+            return None
+        if first == b"$":
+            head = rfile.read(3)
+            if len(head) < 3:
+                return None
+            rfile.read(int.from_bytes(head[1:3], "big"))
+            continue
+        line = (first + rfile.readline(4096)).decode("latin-1").strip()
+        if not line:
+            continue
+        parts = line.split()
+        if len(parts) != 3 or not parts[2].startswith("RTSP/"):
+            return None
+        headers: dict[str, str] = {}
+        while True:
+            h = rfile.readline(4096).decode("latin-1")
+            if not h.strip():
+                break
+            if ":" in h:
+                k, v = h.split(":", 1)
+                headers[k.strip().lower()] = v.strip()
+        if int(headers.get("content-length", "0") or 0):
+            rfile.read(int(headers["content-length"]))
+        return parts[0], parts[1], headers
+
+
+def _reply(conn: socket.socket, write: threading.Lock, cseq: str, status: str,
+           headers: dict[str, str] | None = None, body: bytes = b"") -> None:
+    lines = [f"RTSP/1.0 {status}", f"CSeq: {cseq}", "Server: gate-sim-rtsp/1"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    if body:
+        lines.append(f"Content-Length: {len(body)}")
+    with write:
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)

@@ -1,0 +1,155 @@
+"""The box's RTSP path (OpenCV's FFmpeg backend) against gate-sim's RTSP camera: a real RTSP/RTP
+session over TCP, frames decoded, a camera that reboots, and a plate read from what came over the wire."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.camera.stream import StreamCameraSource
+from edge.config.models import StreamCamera
+from edge.plate.pipeline import PlatePipeline
+from edge.plate.synth import render_scene
+from gatesim.camera import CameraServer
+from gatesim.rtsp import RtpJpegError, RtspServer, jpeg_scan, rtp_packets
+
+
+def wait_for(pred, timeout: float = 20.0) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def halves() -> np.ndarray:
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[:, :160] = (0, 0, 255)  # red left, blue right: a frame that comes back mirrored or garbled shows
+    frame[:, 160:] = (255, 0, 0)
+    return frame
+
+
+def camera(url: str) -> StreamCameraSource:
+    return StreamCameraSource(StreamCamera(type="stream", url=url, timeout_s=3.0, reconnect_min_s=0.1,
+                                           reconnect_max_s=0.5))
+
+
+def test_rtsp_frames_arrive_and_a_rebooted_camera_comes_back():
+    frame = halves()
+    server = RtspServer(lambda path: frame if path == "gate/g1" else None, fps=10).start()
+    cam = camera(server.url("gate/g1"))
+    cam.start()
+    try:
+        assert wait_for(lambda: cam.latest() is not None), "no frame over RTSP"
+        got = cam.latest().image
+        assert got.shape == (240, 320, 3)
+        assert np.abs(got[120, 80].astype(int) - (0, 0, 255)).max() < 12
+        assert np.abs(got[120, 240].astype(int) - (255, 0, 0)).max() < 12
+        assert wait_for(lambda: cam.health().fps > 3)
+        port, reconnects = server.port, cam.health().reconnects
+        server.stop()  # the camera reboots: its port closes
+        assert wait_for(lambda: not cam.health().connected)
+        time.sleep(0.5)
+        server = RtspServer(lambda path: frame if path == "gate/g1" else None, port=port, fps=10).start()
+        stamp = time.time()
+        assert wait_for(lambda: cam.health().connected and cam.latest().ts > stamp), "no frame after the reboot"
+        assert cam.health().reconnects > reconnects
+        assert server.sessions == 1
+    finally:
+        cam.stop()
+        server.stop()
+
+
+def test_unknown_rtsp_path_is_refused_and_retried():
+    with RtspServer(lambda path: halves() if path == "cam" else None) as server:
+        cam = camera(server.url("nope"))
+        cam.start()
+        try:
+            assert wait_for(lambda: cam.health().reconnects >= 1)
+            assert cam.latest() is None and server.sessions == 0
+        finally:
+            cam.stop()
+
+
+def test_plate_read_from_an_rtsp_stream():
+    frame, _ = render_scene("51F-065.32", "vn1", random.Random(4), size=(1280, 720))
+    with RtspServer(lambda path: frame, fps=5) as server:
+        cam = camera(server.url("cam"))
+        cam.start()
+        try:
+            assert wait_for(lambda: cam.latest() is not None)
+            reads = PlatePipeline().read_frame(cam.latest().image)
+        finally:
+            cam.stop()
+    assert reads and reads[0].text == "51F06532"
+
+
+def test_gate_sim_cameras_over_rtsp_show_the_truck_put_in_front_of_them():
+    """gate-sim camera --rtsp-port: the gates' scenes over RTSP; a truck shown changes the stream."""
+    with CameraServer(["g1", "g2"], fps=10) as cams, RtspServer(cams.frame, fps=10) as server:
+        assert cams.frame("gate/nope") is None and cams.frame("g1") is None
+        cam = camera(server.url("gate/g1"))
+        cam.start()
+        try:
+            assert wait_for(lambda: cam.latest() is not None)
+            empty = cam.latest().image.astype(int)
+            assert empty.shape == (264, 480, 3)  # 270 rows cut to a multiple of 8
+            cams.show("g1", "51F-065.32")
+            assert wait_for(lambda: np.abs(cam.latest().image.astype(int) - empty).mean() > 5)
+        finally:
+            cam.stop()
+
+
+def test_gate_sim_camera_command_serves_rtsp():
+    exe = Path(sys.executable).with_name("gate-sim")
+    proc = subprocess.Popen([str(exe), "camera", "--gates", "g1", "--port", "0", "--rtsp-port", "0"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        ready = json.loads(proc.stdout.readline())
+        url = ready["rtsp"]["g1"]
+        assert url.startswith("rtsp://127.0.0.1:") and url.endswith("/gate/g1")
+        cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10000,
+                                                     cv2.CAP_PROP_READ_TIMEOUT_MSEC, 10000])
+        ok, image = cap.read()
+        cap.release()
+        assert ok and image.shape == (264, 480, 3)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+
+
+def test_rtp_jpeg_packets():
+    ok, buf = cv2.imencode(".jpg", halves(), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    jpeg = buf.tobytes()
+    typ, w, h, tables, scan = jpeg_scan(jpeg)
+    assert (typ, w, h, len(tables)) == (1, 320, 240, 128)  # OpenCV writes 4:2:0
+    packets = rtp_packets(jpeg, seq=65534, timestamp=9000, ssrc=7)
+    assert len(packets) > 1 and all(len(p) <= 12 + 1400 for p in packets)
+    seqs = [struct.unpack("!H", p[2:4])[0] for p in packets]
+    assert seqs[:3] == [65534, 65535, 0][: len(seqs[:3])]
+    assert [p[1] >> 7 for p in packets] == [0] * (len(packets) - 1) + [1]  # marker on the last only
+    body, offsets = b"", []
+    for i, p in enumerate(packets):
+        offsets.append(int.from_bytes(p[13:16], "big"))
+        head = 12 + 8 + (4 + 128 if i == 0 else 0)
+        if i == 0:
+            assert p[20:24] == b"\x00\x00\x00\x80" and p[24:152] == tables
+        assert tuple(p[16:20]) == (1, 255, 320 // 8, 240 // 8)  # type, Q = 255 (tables in-band), size
+        body += p[head:]
+    assert body == scan and offsets == sorted(offsets) and offsets[0] == 0
+    progressive = cv2.imencode(".jpg", halves(), [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
+    with pytest.raises(RtpJpegError, match="not baseline"):
+        rtp_packets(progressive, 0, 0, 0)
+    with pytest.raises(RtpJpegError, match="8-pixel"):
+        rtp_packets(cv2.imencode(".jpg", halves()[:237])[1].tobytes(), 0, 0, 0)

@@ -4,6 +4,7 @@ session over TCP, frames decoded, a camera that reboots, and a plate read from w
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import struct
@@ -80,6 +81,37 @@ def test_unknown_rtsp_path_is_refused_and_retried():
             assert cam.latest() is None and server.sessions == 0
         finally:
             cam.stop()
+
+
+def rtsp_frames(url: str, transport: str, timeout: float) -> bool:
+    cam = StreamCameraSource(StreamCamera(type="stream", url=url, timeout_s=3.0, reconnect_min_s=0.1,
+                                          reconnect_max_s=0.3, rtsp_transport=transport))
+    cam.start()
+    try:
+        got = wait_for(lambda: cam.latest() is not None, timeout=timeout)
+        assert got or (cam.health().reconnects >= 1 and not cam.health().connected)
+        return got
+    finally:
+        cam.stop()
+
+
+def test_rtsp_transport_reaches_ffmpeg_and_the_operators_options_are_kept(monkeypatch):
+    """gate-sim's camera carries RTP over the RTSP connection only and answers a UDP SETUP with 461:
+    a camera set to ``udp`` gets no frame and ``tcp`` does, whatever the operator put in
+    OPENCV_FFMPEG_CAPTURE_OPTIONS, which is there again after each open. ``auto`` leaves FFmpeg its
+    own choice (UDP, then TCP when UDP is refused) or the operator's."""
+    options = "rtsp_transport;udp|stimeout;4000000"
+    with RtspServer(lambda path: halves(), fps=10) as server:
+        url = server.url("cam")
+        monkeypatch.setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", options)
+        assert not rtsp_frames(url, "udp", timeout=6)
+        assert os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] == options
+        assert rtsp_frames(url, "tcp", timeout=20)
+        assert os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] == options
+        assert not rtsp_frames(url, "auto", timeout=6)  # the operator's udp stands
+        monkeypatch.delenv("OPENCV_FFMPEG_CAPTURE_OPTIONS")
+        assert rtsp_frames(url, "auto", timeout=20)
+        assert "OPENCV_FFMPEG_CAPTURE_OPTIONS" not in os.environ
 
 
 def test_plate_read_from_an_rtsp_stream():

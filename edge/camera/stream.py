@@ -9,6 +9,7 @@ fps, age of the last frame, reconnects, bad frames, connected. ``roi`` crops eve
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
@@ -185,7 +186,8 @@ class StreamCameraSource:
     def _opencv(self) -> None:
         url = self.cfg.url
         source: Any = int(url[4:]) if url.startswith("usb:") else url[5:] if url.startswith("file:") else url
-        cap = _open(source, self.cfg.timeout_s) if url.startswith("rtsp://") else cv2.VideoCapture(source)
+        cap = (_open(source, self.cfg.timeout_s, self.cfg.rtsp_transport) if url.startswith("rtsp://")
+               else cv2.VideoCapture(source))
         try:
             if not cap.isOpened():
                 raise StreamError(f"OpenCV could not open {url}")
@@ -212,11 +214,32 @@ class StreamCameraSource:
             cap.release()
 
 
-def _open(url: str, timeout_s: float) -> cv2.VideoCapture:
+_FFMPEG_OPTIONS = "OPENCV_FFMPEG_CAPTURE_OPTIONS"
+_env_lock = threading.Lock()
+
+
+def _open(url: str, timeout_s: float, transport: str = "tcp") -> cv2.VideoCapture:
     """An RTSP stream through OpenCV's FFmpeg backend, with the camera's timeout on opening and on each
     read. OpenCV's own defaults are 30 s each: a camera that accepts the connection and then says
     nothing (hung firmware, a half-open link) would hold the grabber that long on every attempt, and
-    the configured ``timeout_s`` would mean nothing."""
+    the configured ``timeout_s`` would mean nothing.
+
+    The RTP transport has no capture property: OpenCV passes FFmpeg the options it finds in the
+    environment variable ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` when a capture opens, so the variable is
+    set for that moment only, under a lock (two cameras may open at once), keeping any options the
+    operator set there."""
     ms = int(timeout_s * 1000)
-    return cv2.VideoCapture(url, cv2.CAP_FFMPEG,
-                            [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+    if transport == "auto":
+        return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+    with _env_lock:
+        before = os.environ.get(_FFMPEG_OPTIONS)
+        kept = [o for o in (before or "").split("|") if o and not o.startswith("rtsp_transport;")]
+        os.environ[_FFMPEG_OPTIONS] = "|".join([*kept, f"rtsp_transport;{transport}"])
+        try:
+            return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+        finally:
+            if before is None:
+                os.environ.pop(_FFMPEG_OPTIONS, None)
+            else:
+                os.environ[_FFMPEG_OPTIONS] = before

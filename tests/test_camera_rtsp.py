@@ -72,6 +72,28 @@ def test_rtsp_frames_arrive_and_a_rebooted_camera_comes_back():
         server.stop()
 
 
+def test_rtsp_stream_that_stalls_after_play_is_reopened():
+    """The session stays open but frames stop (hung encoder, stalled link): after timeout_s without a
+    frame the camera reports itself unavailable and reopens; when frames flow again they arrive."""
+    with RtspServer(lambda path: halves(), fps=10) as server:
+        cam = camera(server.url("cam"))  # timeout_s=3
+        cam.start()
+        try:
+            assert wait_for(lambda: cam.latest() is not None)
+            reconnects = cam.health().reconnects
+            server.frozen.set()
+            stalled = time.monotonic()
+            assert wait_for(lambda: cam.health().reconnects > reconnects, timeout=15)
+            assert time.monotonic() - stalled >= 2.5  # not before timeout_s
+            assert cam.health().last_frame_age_s >= 2.5
+            server.frozen.clear()
+            stamp = time.time()
+            assert wait_for(lambda: cam.health().connected and cam.latest().ts > stamp, timeout=20)
+            assert server.sessions >= 2
+        finally:
+            cam.stop()
+
+
 def test_unknown_rtsp_path_is_refused_and_retried():
     with RtspServer(lambda path: halves() if path == "cam" else None) as server:
         cam = camera(server.url("nope"))

@@ -110,6 +110,9 @@ class RtspServer:
             raise ValueError("fps must be 0.2..30")
         self.frames, self.host, self.port, self.fps = frames, host, port, fps
         self.sessions = 0
+        self.frozen = threading.Event()
+        """Fault injection: while set, sessions stay open and answer requests but carry no frame (a
+        camera whose encoder hung after PLAY, or a link that stalls without closing)."""
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
         self._conns: list[socket.socket] = []
@@ -223,6 +226,11 @@ class RtspServer:
                 frame = self.frames(stream)
                 if frame is None:
                     return
+                if self.frozen.is_set():
+                    due = time.monotonic() + period
+                    if self._stop.wait(period):
+                        return
+                    continue
                 packets = rtp_packets(encode(frame), seq, int((time.monotonic() - t0) * 90000), 0x6A7E0001)
                 seq += len(packets)
                 data = b"".join(b"$\x00" + len(p).to_bytes(2, "big") + p for p in packets)

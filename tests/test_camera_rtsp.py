@@ -22,6 +22,7 @@ from edge.config.models import StreamCamera
 from edge.plate.pipeline import PlatePipeline
 from edge.plate.synth import render_scene
 from gatesim.camera import CameraServer
+from gatesim.h264 import H264_PT, H264Payload, depacketize, nal_units, rtp_h264_packets
 from gatesim.rtsp import RtpJpegError, RtspServer, jpeg_scan, rtp_packets
 
 
@@ -46,9 +47,10 @@ def camera(url: str) -> StreamCameraSource:
                                            reconnect_max_s=0.5))
 
 
-def test_rtsp_frames_arrive_and_a_rebooted_camera_comes_back():
+@pytest.mark.parametrize("codec", ["jpeg", "h264"])
+def test_rtsp_frames_arrive_and_a_rebooted_camera_comes_back(codec):
     frame = halves()
-    server = RtspServer(lambda path: frame if path == "gate/g1" else None, fps=10).start()
+    server = RtspServer(lambda path: frame if path == "gate/g1" else None, fps=10, codec=codec).start()
     cam = camera(server.url("gate/g1"))
     cam.start()
     try:
@@ -62,7 +64,8 @@ def test_rtsp_frames_arrive_and_a_rebooted_camera_comes_back():
         server.stop()  # the camera reboots: its port closes
         assert wait_for(lambda: not cam.health().connected)
         time.sleep(0.5)
-        server = RtspServer(lambda path: frame if path == "gate/g1" else None, port=port, fps=10).start()
+        server = RtspServer(lambda path: frame if path == "gate/g1" else None, port=port, fps=10,
+                            codec=codec).start()
         stamp = time.time()
         assert wait_for(lambda: cam.health().connected and cam.latest().ts > stamp), "no frame after the reboot"
         assert cam.health().reconnects > reconnects
@@ -136,9 +139,10 @@ def test_rtsp_transport_reaches_ffmpeg_and_the_operators_options_are_kept(monkey
         assert "OPENCV_FFMPEG_CAPTURE_OPTIONS" not in os.environ
 
 
-def test_plate_read_from_an_rtsp_stream():
+@pytest.mark.parametrize("codec", ["jpeg", "h264"])
+def test_plate_read_from_an_rtsp_stream(codec):
     frame, _ = render_scene("51F-065.32", "vn1", random.Random(4), size=(1280, 720))
-    with RtspServer(lambda path: frame, fps=5) as server:
+    with RtspServer(lambda path: frame, fps=5, codec=codec) as server:
         cam = camera(server.url("cam"))
         cam.start()
         try:
@@ -167,7 +171,8 @@ def test_gate_sim_cameras_over_rtsp_show_the_truck_put_in_front_of_them():
 
 def test_gate_sim_camera_command_serves_rtsp():
     exe = Path(sys.executable).with_name("gate-sim")
-    proc = subprocess.Popen([str(exe), "camera", "--gates", "g1", "--port", "0", "--rtsp-port", "0"],
+    proc = subprocess.Popen([str(exe), "camera", "--gates", "g1", "--port", "0", "--rtsp-port", "0",
+                             "--rtsp-codec", "h264"],
                             stdout=subprocess.PIPE, text=True)
     try:
         ready = json.loads(proc.stdout.readline())
@@ -176,8 +181,9 @@ def test_gate_sim_camera_command_serves_rtsp():
         cap = cv2.VideoCapture(url, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 10000,
                                                      cv2.CAP_PROP_READ_TIMEOUT_MSEC, 10000])
         ok, image = cap.read()
+        codec = int(cap.get(cv2.CAP_PROP_FOURCC)).to_bytes(4, "little")
         cap.release()
-        assert ok and image.shape == (264, 480, 3)
+        assert ok and image.shape == (270, 480, 3) and codec == b"h264"
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
@@ -207,3 +213,27 @@ def test_rtp_jpeg_packets():
         rtp_packets(progressive, 0, 0, 0)
     with pytest.raises(RtpJpegError, match="8-pixel"):
         rtp_packets(cv2.imencode(".jpg", halves()[:237])[1].tobytes(), 0, 0, 0)
+
+
+def test_h264_access_unit_as_rtp_and_back():
+    """RFC 6184 packetisation: small NAL units whole, large ones as FU-A fragments that reassemble to
+    the same bytes; every packet fits the MTU; the marker bit on the frame's last packet only."""
+    rng = np.random.default_rng(3)
+    frame = rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8)  # noise: a key frame of many kB
+    payload = H264Payload(fps=10)
+    packets = payload.packets(frame, seq=65530, timestamp=1234, ssrc=9)
+    assert len(packets) > 20 and all(len(p) <= 12 + 1400 for p in packets)
+    assert [p[1] & 0x80 for p in packets] == [0] * (len(packets) - 1) + [0x80]
+    assert all(p[1] & 0x7F == H264_PT for p in packets)
+    nals = depacketize(packets)
+    kinds = [n[0] & 0x1F for n in nals]
+    assert 7 in kinds and 8 in kinds and 5 in kinds  # SPS, PPS and an IDR slice: a client can join here
+    assert any(p[12] & 0x1F == 28 for p in packets)  # FU-A used
+    whole = [n for n in nals if len(n) > 1400]
+    assert whole and max(len(n) for n in whole) > 10_000
+    again = rtp_h264_packets(nals, 0, 0, 9)
+    assert depacketize(again) == nals
+    assert nal_units(b"\x00\x00\x00\x01\x67ab\x00\x00\x01\x68cd\x00\x00\x00\x01\x65ef") == [
+        b"\x67ab", b"\x68cd", b"\x65ef"]
+    later = payload.packets(frame[::-1].copy(), seq=0, timestamp=10234, ssrc=9)
+    assert 5 not in [n[0] & 0x1F for n in depacketize(later)]  # the next frame is not a key frame

@@ -1,4 +1,5 @@
-"""A small RTSP camera: JPEG frames as RTP (RFC 2435), interleaved on the RTSP connection (RFC 2326 §10.12).
+"""A small RTSP camera: JPEG frames as RTP (RFC 2435), or H.264 (:mod:`gatesim.h264`), interleaved on
+the RTSP connection (RFC 2326 §10.12).
 
 Why: most IP cameras at a gate speak RTSP, and the box reads RTSP through OpenCV's FFmpeg backend. A
 test that only ever saw HTTP-MJPEG would leave that path, its timeouts and its reconnects untried.
@@ -100,15 +101,39 @@ def encode(frame: np.ndarray, quality: int = 80) -> bytes:
     return buf.tobytes()
 
 
+class JpegPayload:
+    """RTP JPEG (RFC 2435): each frame on its own, nothing kept between frames."""
+
+    pt, rtpmap, fmtp = JPEG_PT, "JPEG/90000", ""
+
+    def __init__(self, fps: float):
+        self.fps = fps
+
+    def packets(self, frame: np.ndarray, seq: int, timestamp: int, ssrc: int) -> list[bytes]:
+        return rtp_packets(encode(frame), seq, timestamp, ssrc)
+
+
+def payload_class(codec: str) -> type:
+    if codec == "jpeg":
+        return JpegPayload
+    if codec == "h264":
+        from gatesim.h264 import H264Payload
+
+        return H264Payload
+    raise ValueError(f"codec must be jpeg or h264, not {codec!r}")
+
+
 class RtspServer:
     """RTSP cameras on one port: ``rtsp://host:port/<path>`` streams ``frames(path)`` (None: no such
-    camera, 404). ``port=0`` takes a free port; restarting on the same port (a camera rebooting) works."""
+    camera, 404) as ``codec`` (``jpeg``: RTP JPEG; ``h264``: :mod:`gatesim.h264`). ``port=0`` takes a
+    free port; restarting on the same port (a camera rebooting) works."""
 
     def __init__(self, frames: Callable[[str], np.ndarray | None], host: str = "127.0.0.1", port: int = 0,
-                 fps: float = 10.0):
+                 fps: float = 10.0, codec: str = "jpeg"):
         if not 0.2 <= fps <= 30:
             raise ValueError("fps must be 0.2..30")
         self.frames, self.host, self.port, self.fps = frames, host, port, fps
+        self.payload = payload_class(codec)
         self.sessions = 0
         self.frozen = threading.Event()
         """Fault injection: while set, sessions stay open and answer requests but carry no frame (a
@@ -189,8 +214,10 @@ class RtspServer:
                         _reply(conn, write, cseq, "404 Not Found")
                         continue
                     sdp = (f"v=0\r\no=- 0 0 IN IP4 {self.host}\r\ns=gate-sim\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
-                           f"a=control:*\r\nm=video 0 RTP/AVP {JPEG_PT}\r\na=rtpmap:{JPEG_PT} JPEG/90000\r\n"
-                           "a=control:track0\r\n").encode()
+                           f"a=control:*\r\nm=video 0 RTP/AVP {self.payload.pt}\r\n"
+                           f"a=rtpmap:{self.payload.pt} {self.payload.rtpmap}\r\n"
+                           + (f"a=fmtp:{self.payload.pt} {self.payload.fmtp}\r\n" if self.payload.fmtp else "")
+                           + "a=control:track0\r\n").encode()
                     _reply(conn, write, cseq, "200 OK", {"Content-Base": url.rstrip("/") + "/",
                                                          "Content-Type": "application/sdp"}, sdp)
                 elif method == "SETUP":
@@ -221,6 +248,7 @@ class RtspServer:
 
     def _send(self, conn: socket.socket, write: threading.Lock, stream: str) -> None:
         period, seq, due, t0 = 1.0 / self.fps, 0, time.monotonic(), time.monotonic()
+        payload = self.payload(self.fps)
         try:
             while not self._stop.is_set():
                 frame = self.frames(stream)
@@ -231,7 +259,7 @@ class RtspServer:
                     if self._stop.wait(period):
                         return
                     continue
-                packets = rtp_packets(encode(frame), seq, int((time.monotonic() - t0) * 90000), 0x6A7E0001)
+                packets = payload.packets(frame, seq, int((time.monotonic() - t0) * 90000), 0x6A7E0001)
                 seq += len(packets)
                 data = b"".join(b"$\x00" + len(p).to_bytes(2, "big") + p for p in packets)
                 with write:

@@ -515,9 +515,11 @@ def selftest(obj: Ctx, as_json: bool) -> None:
         sys.exit(1)
 
 
-from edge.gatectl.plate_cmd import plate  # noqa: E402  (registered after the core commands)
+from edge.gatectl.camera_cmd import camera  # noqa: E402  (registered after the core commands)
+from edge.gatectl.plate_cmd import plate  # noqa: E402
 
 cli.add_command(plate)
+cli.add_command(camera)
 
 
 def main() -> None:

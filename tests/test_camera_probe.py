@@ -77,3 +77,19 @@ def test_probe_names_what_would_trouble_plate_reading(tmp_path: Path):
     assert not result.ok
     text = " ".join(result.problems)
     assert "frames/s (below 6)" in text and "320x240 pixels (narrower than 640)" in text and "bad frames" in text
+
+
+def test_selftest_probes_a_stream_camera_itself_when_the_daemon_is_stopped(tmp_path: Path):
+    from edge.config import load_gate_config
+    from edge.gatectl.selftest import check_camera_direct, check_from_daemon
+
+    with CameraServer(["g1"], fps=5, width=1280, height=720) as cams:
+        gate = write_gate_file(tmp_path / "box")
+        gate.write_text(gate.read_text().replace('type = "sim"\nfps = 20\nwidth = 320\nheight = 240',
+                                                 f'type = "stream"\nurl = "{cams.url("g1")}"\ntimeout_s = 2'))
+        cfg, _ = load_gate_config(gate)
+        live = check_from_daemon("camera", None, cfg)  # daemon not running: the camera is probed
+    assert live.status == "pass", live
+    assert "probed directly" in live.detail and "1280x720" in live.detail
+    dead = check_camera_direct(cfg, seconds=1.5)  # the camera server is gone now
+    assert dead.status == "fail" and "0 frames" in dead.detail and "camera power" in dead.hint

@@ -14,6 +14,8 @@ import requests
 from edge.config.models import GateConfig
 from edge.localstore import LocalStore, StoreError
 
+PROBE_S = 6.0  # an RTSP camera takes 2-4 s to hand out its first frame
+
 
 @dataclass(frozen=True)
 class Check:
@@ -75,6 +77,8 @@ def check_from_daemon(name: str, daemon: dict[str, Any] | None, cfg: GateConfig)
     if daemon is None:
         if kind == "sim":
             return Check(name, "warn", "simulated driver; daemon not running", "start gate-daemon to check it live")
+        if name == "camera":
+            return check_camera_direct(cfg)
         return Check(name, "fail", "daemon not running: cannot check the device", "systemctl start gate-daemon")
     if name == "camera":
         cam = daemon.get("camera", {})
@@ -87,6 +91,22 @@ def check_from_daemon(name: str, daemon: dict[str, Any] | None, cfg: GateConfig)
     return Check("barrier", "pass" if pos != "unknown" else "fail", f"{kind}: arm {pos}, loop "
                  f"{'occupied' if barrier.get('loop_occupied') else 'clear'}",
                  "" if pos != "unknown" else "limit switches disagree or device unreachable")
+
+
+def check_camera_direct(cfg: GateConfig, seconds: float = PROBE_S) -> Check:
+    """With the daemon stopped, the camera is watched directly for a few seconds (``gatectl camera
+    probe``): a technician restarting a box after a fault learns whether the camera is the fault."""
+    from edge.camera.probe import probe
+    from edge.drivers import build_camera
+
+    result, _ = probe(build_camera(cfg, None), seconds)
+    detail = (f"{cfg.camera.type}, probed directly (daemon not running): {result.frames} frames, "
+              f"{result.fps:.1f} fps" + (f", {result.width}x{result.height}" if result.width else ""))
+    if result.frames == 0:
+        return Check("camera", "fail", detail, "no frames: check cable/stream URL and camera power")
+    if result.problems:
+        return Check("camera", "warn", detail, "; ".join(result.problems))
+    return Check("camera", "pass", detail)
 
 
 def check_cloud(cfg: GateConfig) -> Check:

@@ -198,9 +198,15 @@ def _euro_band(draw: ImageDraw.ImageDraw, w: int, h: int, rng: random.Random) ->
     """The blue country strip of European plates (transit trucks): its small code is not part of the plate."""
     band = int(w * rng.uniform(0.07, 0.1))
     draw.rectangle((0, 0, band, h), fill=(25, 60, 170))
-    code = rng.choice(["CZ", "HR", "D", "PL", "SK", "H", "A"])
-    draw.text((band * 0.15, h * 0.62), code, font=_font("latin-bold.ttf", max(6, int(band * 0.45))),
-              fill=(240, 240, 240))
+    if rng.random() < 0.7:  # the ring of twelve yellow stars above the code (a held-out `H` band read as `EI`)
+        cx, cy, r = band / 2, h * 0.3, band * 0.3
+        dot = max(1.0, band * 0.05)
+        for k in range(12):
+            x, y = cx + r * np.cos(k * np.pi / 6), cy + r * np.sin(k * np.pi / 6)
+            draw.ellipse((x - dot, y - dot, x + dot, y + dot), fill=(240, 200, 20))
+    code = rng.choice(["CZ", "HR", "D", "PL", "SK", "H", "A", "SLO", "BIH", "SRB", "MNE", "RO", "BG", "NL"])
+    size = max(6, int(min(band * 0.45, band * 1.5 / len(code))))  # long codes set smaller to fit the band
+    draw.text((band * 0.12, h * 0.62), code, font=_font("latin-bold.ttf", size), fill=(240, 240, 240))
 
 
 def _grouped_row(plate: Image.Image, text: str, font_name: str, style: Style, mx: int,

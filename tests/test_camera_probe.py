@@ -93,3 +93,9 @@ def test_selftest_probes_a_stream_camera_itself_when_the_daemon_is_stopped(tmp_p
     assert "probed directly" in live.detail and "1280x720" in live.detail
     dead = check_camera_direct(cfg, seconds=1.5)  # the camera server is gone now
     assert dead.status == "fail" and "0 frames" in dead.detail and "camera power" in dead.hint
+
+
+def test_probe_of_a_folder_that_is_not_there(tmp_path: Path):
+    result, last = probe(FolderSource(FolderCamera(type="folder", path=tmp_path / "gone")), seconds=1)
+    assert last is None and not result.ok and result.frames == 0
+    assert result.problems == [f"the camera did not start: camera folder {tmp_path / 'gone'} does not exist"]

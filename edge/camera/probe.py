@@ -50,7 +50,12 @@ def probe(source: FrameSource, seconds: float, min_fps: float = 2.0,
     first: float | None = None
     seen, last = 0, None
     steady: list[float] = []  # arrival times from a second after the first frame on
-    source.start()
+    try:
+        source.start()
+    except OSError as exc:  # a folder that is not there, a device that cannot be opened
+        return ProbeResult(seconds=0.0, frames=0, first_frame_s=None, fps=0.0, width=None, height=None,
+                           reconnects=0, bad_frames=0, connected=False, last_frame_age_s=None,
+                           problems=[f"the camera did not start: {exc}"]), None
     try:
         while time.monotonic() - t0 < seconds:
             frame = source.latest()

@@ -121,22 +121,37 @@ def rtsp_frames(url: str, transport: str, timeout: float) -> bool:
 
 
 def test_rtsp_transport_reaches_ffmpeg_and_the_operators_options_are_kept(monkeypatch):
-    """gate-sim's camera carries RTP over the RTSP connection only and answers a UDP SETUP with 461:
-    a camera set to ``udp`` gets no frame and ``tcp`` does, whatever the operator put in
-    OPENCV_FFMPEG_CAPTURE_OPTIONS, which is there again after each open. ``auto`` leaves FFmpeg its
-    own choice (UDP, then TCP when UDP is refused) or the operator's."""
+    """A camera that carries RTP over the RTSP connection only (UDP SETUP answered 461): ``udp`` gets
+    no frame, ``tcp`` does, ``auto`` falls back to TCP; whatever transport the operator put in
+    OPENCV_FFMPEG_CAPTURE_OPTIONS, the configured one wins, and the variable is there again after."""
     options = "rtsp_transport;udp|stimeout;4000000"
-    with RtspServer(lambda path: halves(), fps=10) as server:
+    monkeypatch.setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", options)
+    with RtspServer(lambda path: halves(), fps=10, udp=False) as server:
         url = server.url("cam")
-        monkeypatch.setenv("OPENCV_FFMPEG_CAPTURE_OPTIONS", options)
         assert not rtsp_frames(url, "udp", timeout=6)
         assert os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] == options
         assert rtsp_frames(url, "tcp", timeout=20)
-        assert os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] == options
-        assert not rtsp_frames(url, "auto", timeout=6)  # the operator's udp stands
-        monkeypatch.delenv("OPENCV_FFMPEG_CAPTURE_OPTIONS")
         assert rtsp_frames(url, "auto", timeout=20)
-        assert "OPENCV_FFMPEG_CAPTURE_OPTIONS" not in os.environ
+        assert os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] == options
+        assert server.transports == ["tcp", "tcp"]
+
+
+@pytest.mark.parametrize("codec", ["jpeg", "h264"])
+def test_rtp_over_udp(codec):
+    """RTP as datagrams to the client's port (SETUP with client_port): ``udp`` and ``auto`` use it,
+    ``tcp`` does not; frames arrive whole either way."""
+    with RtspServer(lambda path: halves(), fps=10, codec=codec) as server:
+        for transport in ("udp", "auto", "tcp"):
+            cam = camera(server.url("cam"))
+            cam.cfg = cam.cfg.model_copy(update={"rtsp_transport": transport})
+            cam.start()
+            try:
+                assert wait_for(lambda: cam.latest() is not None and cam.health().fps > 3), transport
+                got = cam.latest().image
+                assert np.abs(got[120, 80].astype(int) - (0, 0, 255)).max() < 12
+            finally:
+                cam.stop()
+        assert server.transports == ["udp", "udp", "tcp"]
 
 
 @pytest.mark.parametrize("codec", ["jpeg", "h264"])

@@ -225,17 +225,18 @@ def _open(url: str, timeout_s: float, transport: str = "tcp") -> cv2.VideoCaptur
     the configured ``timeout_s`` would mean nothing.
 
     The RTP transport has no capture property: OpenCV passes FFmpeg the options it finds in the
-    environment variable ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` when a capture opens, so the variable is
-    set for that moment only, under a lock (two cameras may open at once), keeping any options the
-    operator set there."""
+    environment variable ``OPENCV_FFMPEG_CAPTURE_OPTIONS`` when a capture opens (and asks for TCP
+    when the variable is not set at all, for UDP first when it is set without a transport), so the
+    variable is set for that moment only, under a lock (two cameras may open at once), keeping any
+    other options the operator set there. ``auto`` is FFmpeg's ``udp+tcp``: UDP, then TCP when the
+    camera refuses UDP."""
     ms = int(timeout_s * 1000)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
-    if transport == "auto":
-        return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
     with _env_lock:
         before = os.environ.get(_FFMPEG_OPTIONS)
         kept = [o for o in (before or "").split("|") if o and not o.startswith("rtsp_transport;")]
-        os.environ[_FFMPEG_OPTIONS] = "|".join([*kept, f"rtsp_transport;{transport}"])
+        flags = "udp+tcp" if transport == "auto" else transport
+        os.environ[_FFMPEG_OPTIONS] = "|".join([*kept, f"rtsp_transport;{flags}"])
         try:
             return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
         finally:

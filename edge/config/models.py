@@ -159,8 +159,8 @@ class StreamCamera(Strict):
     timeout_s: float = Field(default=5.0, gt=0, le=60, description="Connect/read timeout before reconnecting")
     rtsp_transport: Literal["tcp", "udp", "auto"] = Field(
         default="tcp", description="RTSP only: RTP over the RTSP TCP connection (default: no smeared frames "
-        "from lost packets, passes NAT and firewalls), over UDP, or as FFmpeg chooses (UDP, then TCP; or "
-        "what OPENCV_FFMPEG_CAPTURE_OPTIONS says)")
+        "from lost packets, passes NAT and firewalls), over UDP, or auto: UDP, then TCP when the camera "
+        "refuses UDP")
     reconnect_min_s: float = Field(default=0.5, gt=0, le=60, description="First wait before reconnecting")
     reconnect_max_s: float = Field(default=30.0, gt=0, le=600, description="Cap of the doubling reconnect wait")
     roi: tuple[int, int, int, int] | None = Field(

@@ -359,7 +359,7 @@ def read_parts(url: str, count: int, timeout: float = 5.0) -> Iterator[tuple[dic
 @click.option("--width", type=click.IntRange(64, 1920), default=480, show_default=True, help="Frame width")
 @click.option("--height", type=click.IntRange(48, 1080), default=270, show_default=True, help="Frame height")
 @click.option("--rtsp-port", type=click.IntRange(0, 65535), default=None,
-              help="Also serve each gate as rtsp://HOST:PORT/gate/<id> (RTP over TCP; 0: any port)")
+              help="Also serve each gate as rtsp://HOST:PORT/gate/<id> (RTP over TCP or UDP; 0: any port)")
 @click.option("--rtsp-codec", type=click.Choice(["jpeg", "h264"]), default="jpeg", show_default=True,
               help="What the RTSP streams carry: RTP JPEG, or H.264 as most IP cameras send")
 def command(gates: str, host: str, port: int, fps: float, width: int, height: int, rtsp_port: int | None,

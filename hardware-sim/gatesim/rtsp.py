@@ -1,12 +1,14 @@
 """A small RTSP camera: JPEG frames as RTP (RFC 2435), or H.264 (:mod:`gatesim.h264`), interleaved on
-the RTSP connection (RFC 2326 §10.12).
+the RTSP connection (RFC 2326 §10.12) or as UDP datagrams to the client's port.
 
 Why: most IP cameras at a gate speak RTSP, and the box reads RTSP through OpenCV's FFmpeg backend. A
 test that only ever saw HTTP-MJPEG would leave that path, its timeouts and its reconnects untried.
 This server speaks just enough of the protocol for a real client: OPTIONS, DESCRIBE (an SDP with one
-JPEG video track), SETUP over TCP only (a request for UDP is answered 461 Unsupported Transport, and
-FFmpeg then asks for TCP), PLAY, GET_PARAMETER (keep-alive) and TEARDOWN. Frames come from a callable
-per stream path, at ``fps``. The client's RTCP reports, interleaved on channel 1, are read and dropped.
+video track), SETUP over TCP (interleaved) or UDP (``client_port``; with ``udp=False`` a request for
+UDP is answered 461 Unsupported Transport, as by a camera set to TCP only, and FFmpeg may then ask
+for TCP), PLAY, GET_PARAMETER (keep-alive) and TEARDOWN. Frames come from a callable per stream
+path, at ``fps``. The client's RTCP reports, interleaved on channel 1, are read and dropped; over
+UDP none are read (no RTCP port listens).
 
 JPEGs must be baseline, 4:2:0 or 4:2:2, with the standard Huffman tables and no restart markers (what
 ``cv2.imencode`` writes); the receiver rebuilds the headers from the RTP JPEG header and the
@@ -129,11 +131,13 @@ class RtspServer:
     free port; restarting on the same port (a camera rebooting) works."""
 
     def __init__(self, frames: Callable[[str], np.ndarray | None], host: str = "127.0.0.1", port: int = 0,
-                 fps: float = 10.0, codec: str = "jpeg"):
+                 fps: float = 10.0, codec: str = "jpeg", udp: bool = True):
         if not 0.2 <= fps <= 30:
             raise ValueError("fps must be 0.2..30")
         self.frames, self.host, self.port, self.fps = frames, host, port, fps
         self.payload = payload_class(codec)
+        self.udp = udp  # False: a SETUP for RTP over UDP is answered 461 (a camera behind NAT, TCP only)
+        self.transports: list[str] = []  # "tcp" or "udp", one per session played
         self.sessions = 0
         self.frozen = threading.Event()
         """Fault injection: while set, sessions stay open and answer requests but carry no frame (a
@@ -198,6 +202,7 @@ class RtspServer:
         write = threading.Lock()
         playing = threading.Event()
         path = ""
+        udp: tuple[socket.socket, tuple[str, int]] | None = None  # (RTP socket, client's RTP address)
         try:
             while not self._stop.is_set():
                 req = _request(rfile)
@@ -222,17 +227,30 @@ class RtspServer:
                                                          "Content-Type": "application/sdp"}, sdp)
                 elif method == "SETUP":
                     transport = headers.get("transport", "")
-                    if "interleaved" not in transport and "TCP" not in transport:
+                    if "interleaved" in transport or "TCP" in transport:
+                        _reply(conn, write, cseq, "200 OK", {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1",
+                                                             "Session": "4747;timeout=60"})
+                        continue
+                    ports = _client_ports(transport)
+                    if not self.udp or ports is None:
                         _reply(conn, write, cseq, "461 Unsupported Transport")
                         continue
-                    _reply(conn, write, cseq, "200 OK", {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1",
-                                                         "Session": "4747;timeout=60"})
+                    if udp is None:
+                        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                        rtp.bind((self.host, 0))
+                        udp = (rtp, (conn.getpeername()[0], ports[0]))
+                    sport = udp[0].getsockname()[1]
+                    _reply(conn, write, cseq, "200 OK", {
+                        "Transport": f"RTP/AVP;unicast;client_port={ports[0]}-{ports[1]};server_port={sport}-{sport + 1}",
+                        "Session": "4747;timeout=60"})
                 elif method == "PLAY":
                     _reply(conn, write, cseq, "200 OK", {"Session": "4747", "Range": "npt=0.000-"})
                     if not playing.is_set():
                         playing.set()
                         self.sessions += 1
-                        threading.Thread(target=self._send, args=(conn, write, stream), daemon=True).start()
+                        self.transports.append("udp" if udp else "tcp")
+                        threading.Thread(target=self._send, args=(conn, write, stream, udp, playing),
+                                         daemon=True).start()
                 elif method == "GET_PARAMETER":
                     _reply(conn, write, cseq, "200 OK", {"Session": "4747"})
                 elif method == "TEARDOWN":
@@ -245,12 +263,17 @@ class RtspServer:
         finally:
             playing.clear()
             self._drop(conn)
+            if udp is not None:
+                udp[0].close()
 
-    def _send(self, conn: socket.socket, write: threading.Lock, stream: str) -> None:
+    def _send(self, conn: socket.socket, write: threading.Lock, stream: str,
+              udp: tuple[socket.socket, tuple[str, int]] | None, playing: threading.Event) -> None:
+        """Frames at ``fps``, interleaved on the RTSP connection or, after a UDP SETUP, as datagrams to
+        the client's RTP port, until the session ends."""
         period, seq, due, t0 = 1.0 / self.fps, 0, time.monotonic(), time.monotonic()
         payload = self.payload(self.fps)
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and playing.is_set():
                 frame = self.frames(stream)
                 if frame is None:
                     return
@@ -261,9 +284,13 @@ class RtspServer:
                     continue
                 packets = payload.packets(frame, seq, int((time.monotonic() - t0) * 90000), 0x6A7E0001)
                 seq += len(packets)
-                data = b"".join(b"$\x00" + len(p).to_bytes(2, "big") + p for p in packets)
-                with write:
-                    conn.sendall(data)
+                if udp is not None:
+                    for p in packets:
+                        udp[0].sendto(p, udp[1])
+                else:
+                    data = b"".join(b"$\x00" + len(p).to_bytes(2, "big") + p for p in packets)
+                    with write:
+                        conn.sendall(data)
                 due += period
                 if self._stop.wait(max(0.0, due - time.monotonic())):
                     return
@@ -319,3 +346,13 @@ def _reply(conn: socket.socket, write: threading.Lock, cseq: str, status: str,
         lines.append(f"Content-Length: {len(body)}")
     with write:
         conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+
+
+def _client_ports(transport: str) -> tuple[int, int] | None:
+    """The client's RTP and RTCP ports from a UDP SETUP's Transport header (``client_port=a-b``)."""
+    for part in transport.split(";"):
+        if part.strip().startswith("client_port="):
+            a, _, b = part.split("=", 1)[1].partition("-")
+            if a.isdigit() and 0 < int(a) < 65536:
+                return int(a), int(b) if b.isdigit() else int(a) + 1
+    return None

@@ -43,9 +43,9 @@ def camera_probe(obj: Any, url: str | None, transport: str | None, seconds: floa
             raise click.ClickException(f"could not write {snapshot}")
         out["snapshot"] = str(snapshot)
     if read_plates and last is not None:
-        from edge.gatectl.plate_cmd import _pipeline
+        from edge.gatectl.plate_cmd import reading_pipeline
         from edge.plate.pipeline import FALLBACK_ZOOM
-        reads = _pipeline(640, FALLBACK_ZOOM).read_frame(last.image, thorough=True)
+        reads = reading_pipeline(640, FALLBACK_ZOOM).read_frame(last.image, thorough=True)
         out["plates"] = [{"text": r.text, "confidence": round(r.confidence, 4), "box": list(r.box)} for r in reads]
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))

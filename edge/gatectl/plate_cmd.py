@@ -13,7 +13,9 @@ from edge.plate.evaluate import ManifestError, load_manifest, run, summary
 from edge.plate.pipeline import FALLBACK_ZOOM
 
 
-def _pipeline(max_side: int, zoom: float):
+def reading_pipeline(max_side: int, zoom: float):
+    """The OpenVINO reading pipeline (also for ``gatectl camera probe --read``); a missing model is a
+    clear CLI error."""
     from edge.plate.detector import TextDetector
     from edge.plate.pipeline import PlatePipeline
     from edge.plate.recognizer import Recognizer
@@ -40,7 +42,7 @@ def plate() -> None:
 def plate_read(images: tuple[Path, ...], crop: bool, rows: int | None, max_side: int, zoom: float,
                as_json: bool) -> None:
     """Read the plate(s) in each IMAGE: text, confidence, box."""
-    pipeline = _pipeline(max_side, zoom)
+    pipeline = reading_pipeline(max_side, zoom)
     out = []
     for path in images:
         if not path.is_file():
@@ -89,7 +91,7 @@ def plate_eval(manifest: Path, crops: bool, max_side: int, zoom: float, limit: i
     except ManifestError as exc:
         raise click.ClickException(str(exc)) from exc
     items = items[:limit] if limit else items
-    pipeline = _pipeline(max_side, zoom)
+    pipeline = reading_pipeline(max_side, zoom)
 
     def progress(done: int, total: int) -> None:
         if done % 50 == 0 or done == total:

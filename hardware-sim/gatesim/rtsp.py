@@ -18,6 +18,7 @@ needs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import struct
@@ -167,10 +168,8 @@ class RtspServer:
         with self._lock:
             conns, self._conns = self._conns, []
         for c in conns:
-            try:
+            with contextlib.suppress(OSError):  # already closed by the client
                 c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             c.close()
         if self._sock is not None:
             self._sock.close()
@@ -301,10 +300,7 @@ class RtspServer:
         with self._lock:
             if conn in self._conns:
                 self._conns.remove(conn)
-        try:
-            conn.close()
-        except OSError:
-            pass
+        conn.close()
 
 
 def _request(rfile: BinaryIO) -> tuple[str, str, dict[str, str]] | None:

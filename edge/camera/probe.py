@@ -34,7 +34,7 @@ class ProbeResult:
 
     @property
     def ok(self) -> bool:
-        return self.frames > 0 and not self.problems
+        return not self.problems  # no frame is a problem too
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}

@@ -10,8 +10,10 @@ import click
 import cv2
 from pydantic import ValidationError
 
+from edge.camera.base import FrameSource
 from edge.camera.probe import probe
 from edge.config.models import StreamCamera
+from edge.drivers import build_camera
 
 
 @click.group()
@@ -23,7 +25,7 @@ def camera() -> None:
 @click.option("--url", help="Probe this stream (http(s)://, rtsp://, usb:N, file:PATH) instead of the "
                             "configured camera.")
 @click.option("--transport", type=click.Choice(["tcp", "udp", "auto"]),
-              help="RTSP transport for --url (default: the configured camera's, else tcp).")
+              help="RTSP transport (default: the configured camera's; tcp for --url).")
 @click.option("--seconds", type=click.FloatRange(1, 120), default=10.0, show_default=True,
               help="How long to watch the stream (an RTSP camera takes a few seconds to start).")
 @click.option("--snapshot", type=click.Path(dir_okay=False, path_type=Path),
@@ -55,21 +57,21 @@ def camera_probe(obj: Any, url: str | None, transport: str | None, seconds: floa
         raise SystemExit(1)
 
 
-def _source(obj: Any, url: str | None, transport: str | None):
-    from edge.camera.stream import StreamCameraSource
+def _source(obj: Any, url: str | None, transport: str | None) -> FrameSource:
+    """The frame source the daemon would build for the configured camera (``edge.drivers``), or one
+    for ``--url``; ``--transport`` overrides the RTSP transport of either."""
     if url is None:
         cfg, _ = obj.load()
         if cfg.camera.type == "sim":
             raise click.ClickException("the configured camera is simulated: nothing to probe (give --url)")
-        if cfg.camera.type == "folder":
-            from edge.camera.folder import FolderSource
-            return FolderSource(cfg.camera)
-        cam = cfg.camera if transport is None else cfg.camera.model_copy(update={"rtsp_transport": transport})
-        return StreamCameraSource(cam)
+        if transport is not None and cfg.camera.type == "stream":
+            cfg = cfg.model_copy(update={"camera": cfg.camera.model_copy(update={"rtsp_transport": transport})})
+        return build_camera(cfg, None)
     try:
         cam = StreamCamera(type="stream", url=url, rtsp_transport=transport or "tcp")
     except ValidationError as exc:
         raise click.ClickException(f"--url {url!r}: not http(s)://…, rtsp://…, usb:N or file:PATH") from exc
+    from edge.camera.stream import StreamCameraSource
     return StreamCameraSource(cam)
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from gatesim.rtsp import rtp_header
+
 H264_PT = 96  # a dynamic RTP payload type, bound to H264/90000 in the SDP
 FU_A = 28
 
@@ -37,12 +39,8 @@ def rtp_h264_packets(nals: list[bytes], seq: int, timestamp: int, ssrc: int, mtu
         for i, chunk in enumerate(chunks):
             header = (0x80 if i == 0 else 0) | (0x40 if i == len(chunks) - 1 else 0) | kind
             payloads.append(bytes((indicator, header)) + chunk)
-    out = []
-    for i, payload in enumerate(payloads):
-        marker = 0x80 if i == len(payloads) - 1 else 0
-        out.append(bytes((0x80, marker | H264_PT)) + ((seq + i) & 0xFFFF).to_bytes(2, "big")
-                   + (timestamp & 0xFFFFFFFF).to_bytes(4, "big") + ssrc.to_bytes(4, "big") + payload)
-    return out
+    return [rtp_header(i == len(payloads) - 1, H264_PT, seq + i, timestamp, ssrc) + payload
+            for i, payload in enumerate(payloads)]
 
 
 def depacketize(packets: list[bytes]) -> list[bytes]:

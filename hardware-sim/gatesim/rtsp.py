@@ -76,6 +76,11 @@ def jpeg_scan(jpeg: bytes) -> tuple[int, int, int, bytes, bytes]:
     raise RtpJpegError("no scan")
 
 
+def rtp_header(marker: bool, pt: int, seq: int, timestamp: int, ssrc: int) -> bytes:
+    """The 12-byte RTP fixed header (RFC 3550 §5.1): version 2, no padding, extension or CSRCs."""
+    return struct.pack("!BBHII", 0x80, (0x80 if marker else 0) | pt, seq & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc)
+
+
 def rtp_packets(jpeg: bytes, seq: int, timestamp: int, ssrc: int) -> list[bytes]:
     """One frame as RTP JPEG packets (RFC 2435), the tables in the first, the marker bit on the last."""
     typ, w, h, tables, scan = jpeg_scan(jpeg)
@@ -89,9 +94,7 @@ def rtp_packets(jpeg: bytes, seq: int, timestamp: int, ssrc: int) -> list[bytes]
         chunk = scan[off:off + MAX_PAYLOAD - len(head)]
         off += len(chunk)
         last = off >= len(scan)
-        rtp = struct.pack("!BBHII", 0x80, (0x80 if last else 0) | JPEG_PT, (seq + len(out)) & 0xFFFF,
-                          timestamp & 0xFFFFFFFF, ssrc)
-        out.append(rtp + head + chunk)
+        out.append(rtp_header(last, JPEG_PT, seq + len(out), timestamp, ssrc) + head + chunk)
     return out
 
 

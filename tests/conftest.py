@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,13 @@ def service_missing(why: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{why} (CI must provide it)")
     pytest.skip(why)
+
+
+def wait_for(pred: Callable[[], bool], timeout: float = 10.0, poll: float = 0.02) -> bool:
+    """Poll ``pred`` until it holds (True) or ``timeout`` seconds pass (False)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(poll)
+    return False

@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import cv2
@@ -24,15 +25,9 @@ from edge.plate.synth import render_scene
 from gatesim.camera import CameraServer
 from gatesim.h264 import H264_PT, H264Payload, depacketize, nal_units, rtp_h264_packets
 from gatesim.rtsp import RtpJpegError, RtspServer, jpeg_scan, rtp_packets
+from tests.conftest import wait_for as _wait_for
 
-
-def wait_for(pred, timeout: float = 20.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
+wait_for = partial(_wait_for, timeout=20.0, poll=0.05)  # an RTSP open takes 2-4 s, more under load
 
 
 def halves() -> np.ndarray:

@@ -16,15 +16,7 @@ from pydantic import ValidationError
 from edge.camera.stream import StreamCameraSource
 from edge.config.models import StreamCamera
 from gatesim.camera import CameraServer
-
-
-def wait_for(pred, timeout: float = 10.0) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return False
+from tests.conftest import wait_for
 
 
 def camera(url: str, **kw) -> StreamCameraSource:

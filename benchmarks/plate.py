@@ -8,7 +8,7 @@ OpenVINO CPU runtime):
 - ``frame_p50_ms``/``frame_p95_ms``: one 1280×720 synthetic gate frame, detect + recognise, with
   ``frame_accuracy`` (the frame's best read must be the plate);
 - ``real_scene_accuracy`` (with ``--crops-manifest``): the same real crops hung on synthetic truck
-  fronts in 1280×720 frames and read as still frames (``read_frame(thorough=True)``);
+  fronts in 1280×720 frames and read as still frames (``read_frame(still=True)``);
   ``real_scene_tilted_accuracy`` the same with each plate turned up to ±15° and foreshortened up to 15 %;
 - ``*_accuracy_audited`` (the shared crops only): the same reads against the hand-audited held-out
   labels (``edge.plate.training.heldout``; crops a person cannot read are left out);
@@ -160,7 +160,7 @@ def _real_scenes(crops, pipe, args) -> dict[str, Any]:
                     "yaw": rng.uniform(-TILT_YAW, TILT_YAW)} if tilt else {}
             frame, _ = render_scene("", "vn2" if two else "vn1", rng, plate_image=img, **turn)
             t0 = time.perf_counter()
-            reads = pipe.read_frame(frame, thorough=True)
+            reads = pipe.read_frame(frame, still=True)
             ms.append((time.perf_counter() - t0) * 1000)
             best.append(reads[0].text if reads else "")
         log.info("real crops in %s: %d read", key.replace("_", " ") + "s", len(crops))

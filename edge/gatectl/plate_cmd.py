@@ -60,7 +60,7 @@ def plate_read(images: tuple[Path, ...], crop: bool, rows: int | None, max_side:
         else:
             reads = [{"text": f.text, "confidence": round(f.confidence, 4), "rows": f.rows, "box": list(f.box),
                       "char_confidence": [round(c, 3) for c in f.char_confidence]}
-                     for f in pipeline.read_frame(image, thorough=True)]
+                     for f in pipeline.read_frame(image, still=True)]
         out.append({"image": str(path), "reads": reads})
     if as_json:
         click.echo(json.dumps({"images": out}, ensure_ascii=False, indent=2))

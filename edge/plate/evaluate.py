@@ -107,7 +107,7 @@ def run(items: list[Item], pipeline: PlatePipeline, crops: bool,
             r = pipeline.read_crop(crop, item.rows)
             text, conf = (r.text, r.confidence) if r.text else (None, 0.0)
         else:
-            reads = pipeline.read_frame(image, thorough=True)  # a still image shows a vehicle
+            reads = pipeline.read_frame(image, still=True)  # a still image shows a vehicle
             text, conf = (reads[0].text, reads[0].confidence) if reads else (None, 0.0)
         ms = (time.perf_counter() - t0) * 1000
         if progress:

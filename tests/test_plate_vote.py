@@ -12,7 +12,7 @@ from edge.camera.base import Frame
 from edge.config.models import OpenVinoReader
 from edge.plate.pipeline import FrameRead
 from edge.plate.synth import render_scene
-from edge.plate.vote import Voter
+from edge.plate.vote import MAX_TRACK_READS, Voter
 
 IMG = np.zeros((8, 8, 3), np.uint8)
 
@@ -104,3 +104,13 @@ def test_real_reader_truck_driving_in_over_many_frames_yields_one_read(reader):
 def test_real_reader_empty_road_reads_nothing(reader):
     img = np.full((720, 1280, 3), 90, np.uint8)
     assert all(reader.read(Frame(img, time.time() + i)) is None for i in range(3))
+
+
+def test_a_truck_held_at_the_barrier_is_read_once_and_its_track_stays_small():
+    """Ten minutes of customs checks at 8 frames/s: one read, and the track keeps only its newest reads."""
+    v = Voter(agree=3, stop_frames=4)
+    t0 = 1000.0
+    out = [v.update([fr("51F06532", 300)], IMG, t0 + i / 8) for i in range(8 * 600)]
+    assert sum(o is not None for o in out) == 1
+    assert len(v.tracks) == 1 and len(v.tracks[0].reads) == MAX_TRACK_READS
+    assert v.tracks[0].reads[-1][1] == t0 + (8 * 600 - 1) / 8

@@ -8,7 +8,9 @@ the current vehicle's read is emitted now, or, when no plate is in sight yet, th
 ``loop_hold_s`` is. The text is the weighted vote of
 all the track's reads (each read weighs its confidence); its confidence is the winning text's share
 of the weight times its mean read confidence. A track that is not seen for ``lost_s`` ends; a new
-one may then emit the same plate again (the gate's repeat window decides what that means).
+one may then emit the same plate again (the gate's repeat window decides what that means). A track
+keeps its last ``MAX_TRACK_READS`` reads: a truck held at the barrier for an hour of customs checks
+is read eight times a second, and its track must not grow with it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import numpy as np
 
 from edge.plate.pipeline import FrameRead
 from edge.plate.types import PlateRead
+
+#: Reads a track keeps, newest last (15 s at 8 frames/s): plenty for the vote and the stop test.
+MAX_TRACK_READS = 120
 
 
 def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -100,6 +105,8 @@ class Voter:
         for read in reads[:1]:  # the frame's best read: one vehicle in front of one barrier
             t = self._track_for(read)
             t.reads.append((read, ts))
+            if len(t.reads) > MAX_TRACK_READS:
+                del t.reads[0]
             t.last_ts = ts
             if read.confidence > t.best_conf:
                 t.best_conf, t.best_frame = read.confidence, image

@@ -1,16 +1,18 @@
 """The synthetic plate renderer: European plates (region code, emblem, number, series, one or two
-rows), the VN MĐ series, and crops cut through the last character."""
+rows), the VN MĐ series, crops cut through the last character, and worn bottom rows."""
 
 from __future__ import annotations
 
 import random
 import re
 
+import cv2
 import numpy as np
 
+from edge.plate import prep
 from edge.plate.recognizer import grammar_ok
 from edge.plate.synth import random_text, render_plate, render_scene
-from edge.plate.training.data import cut_last, label_of, synthetic
+from edge.plate.training.data import cut_last, label_of, synthetic, worn
 
 EUROPEAN = re.compile(r"^[A-Z]{1,3} \d{3,4}[- ]?[A-Z]{1,2}$")
 
@@ -88,3 +90,23 @@ def test_cut_last_cuts_into_the_last_character_and_keeps_the_rest():
             glyph = 0.5 * 100 * (0.4 if rows == 2 else 0.68)
             # part of the last character goes, never a whole one
             assert last_ink - glyph < cut.shape[1] <= last_ink, (text, seed, cut.shape[1], last_ink)
+
+
+def test_worn_fades_the_bottom_row_and_leaves_the_top_row():
+    faded = 0
+    for seed in range(12):
+        img = render_plate("59-L2 149.99", "vn2", random.Random(seed), height=100)
+        out = worn(img, random.Random(seed))
+        assert out.shape == img.shape and out.dtype == np.uint8
+        h = img.shape[0]
+        assert np.array_equal(out[: h // 2], img[: h // 2])
+        bottom, before = prep.to_gray(out[h // 2:]).astype(int), prep.to_gray(img[h // 2:]).astype(int)
+        _, ink = cv2.threshold(prep.to_gray(img[h // 2:]), 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        ink = ink.astype(bool) if ink.mean() < 0.5 else ~ink.astype(bool)
+        # the ink moves towards the paper: its contrast against the paper falls
+        contrast = lambda g: abs(np.median(g[~ink]) - np.mean(g[ink]))  # noqa: E731
+        faded += contrast(bottom) < 0.95 * contrast(before)
+    assert faded >= 10, faded
+    rng = random.Random(3)
+    samples = [synthetic(rng, "vn2") for _ in range(50)]
+    assert all(s.line.shape == (32, 160) and s.label.isalnum() for s in samples)

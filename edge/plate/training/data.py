@@ -35,6 +35,8 @@ class Sample:
 LATIN_TWO_ROWS = 0.2
 #: Share of VN plates whose crop cuts into the last character (a tight or off-centre detector box).
 CUT_LAST = 0.06
+#: Share of VN two-row plates whose bottom row is worn (paint faded in patches, scratched across).
+WORN = 0.08
 
 
 def synthetic(rng: random.Random, layout: Layout | None = None) -> Sample:
@@ -44,6 +46,8 @@ def synthetic(rng: random.Random, layout: Layout | None = None) -> Sample:
     if layout == "latin" and " " in text and rng.random() < LATIN_TWO_ROWS:
         rows = 2
     img = render_plate(text, layout, rng, height=rng.randint(60, 120), rows=rows)
+    if layout == "vn2" and rng.random() < WORN:
+        img = worn(img, rng)
     if layout in ("vn1", "vn2") and rng.random() < CUT_LAST:
         img = cut_last(img, rows, rng)
     img = photometric(img, rng)
@@ -72,6 +76,37 @@ def cut_last(img: np.ndarray, rows: int, rng: random.Random) -> np.ndarray:
     glyph_w = 0.5 * h * (0.4 if rows == 2 else 0.68)  # a character is about half as wide as its row is tall
     end = int(cols[-1] + 1 - rng.uniform(0.15, 0.45) * glyph_w)
     return img[:, : max(end, w // 2)]
+
+
+def worn(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """A two-row plate's bottom row worn: its ink faded towards the plate's colour in patches (30-85 %
+    at the worst) and a few thin scratches in the plate's colour across it. Motorbike plates wear
+    there, where the road's grit hits them, and the held-out two-row misses are digits of that row
+    read as their neighbours (``5``/``6``, ``8``/``2``, ``3``/``2``). The label keeps every character,
+    as the real crops' labels do. The top row is left as it is."""
+    h, w = img.shape[:2]
+    y0 = h // 2
+    band = prep.to_gray(img[y0:])
+    _, ink = cv2.threshold(band, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    if ink.mean() > 0.5:  # ink is the minority class
+        ink = 1 - ink
+    if not ink.any() or ink.all():
+        return img
+    paper = np.median(img[y0:][ink == 0].reshape(-1, img.shape[2] if img.ndim == 3 else 1), axis=0)
+    np_rng = np.random.default_rng(rng.randrange(1 << 30))
+    cells = np_rng.random((max(2, (h - y0) // 8), max(2, w // 16))).astype(np.float32)
+    patches = np.clip(cv2.resize(cells, (w, h - y0), interpolation=cv2.INTER_CUBIC), 0, 1) ** 2
+    fade = cv2.dilate(ink.astype(np.float32), np.ones((3, 3), np.uint8)) * patches * rng.uniform(0.3, 0.85)
+    out = img.astype(np.float32)
+    part = out[y0:]
+    f = fade[..., None] if img.ndim == 3 else fade
+    part[:] = part * (1 - f) + np.asarray(paper, np.float32) * f
+    colour = tuple(float(v) for v in np.ravel(paper))
+    for _ in range(rng.randint(0, 4)):
+        a = (rng.randrange(w), rng.randrange(h - y0))
+        b = (a[0] + rng.randint(-w // 3, w // 3), a[1] + rng.randint(-(h - y0) // 2, (h - y0) // 2))
+        cv2.line(part, a, b, colour, 1, cv2.LINE_AA)
+    return np.clip(out, 0, 255).astype(np.uint8)
 
 
 def real(jpeg: bytes, text: str, rows: int, rng: random.Random, augment: bool) -> Sample | None:

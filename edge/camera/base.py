@@ -22,6 +22,10 @@ class CameraHealth:
     reconnects: int = 0
     bad_frames: int = 0
     connected: bool = False
+    #: The frame rate an RTSP stream declares (what FFmpeg reads from it); None for other sources
+    #: (a USB camera slows down in the dark of its own accord) and for implausible rates. Far above
+    #: ``fps``: frames are lost on the way.
+    stream_fps: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

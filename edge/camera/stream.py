@@ -25,6 +25,8 @@ from edge.config.models import StreamCamera
 
 log = logging.getLogger(__name__)
 MAX_PART_BYTES = 16 * 1024 * 1024
+#: Frame rates an RTSP stream may declare and be believed (see CameraHealth.stream_fps).
+MIN_DECLARED_FPS, MAX_DECLARED_FPS = 1.0, 120.0
 
 
 class StreamError(Exception):
@@ -104,6 +106,7 @@ class StreamCameraSource:
         self._bad = 0
         self._reconnects = 0
         self._connected = False
+        self._stream_fps: float | None = None
         self._unavailable_logged = False
         self._rng = random.Random()
 
@@ -124,7 +127,7 @@ class StreamCameraSource:
     def health(self) -> CameraHealth:
         age = time.time() - self._latest.ts if self._latest else None
         return CameraHealth(fps=self._meter.fps(), last_frame_age_s=age, reconnects=self._reconnects,
-                            bad_frames=self._bad, connected=self._connected)
+                            bad_frames=self._bad, connected=self._connected, stream_fps=self._stream_fps)
 
     # ------------------------------------------------------------------ grabber
 
@@ -191,8 +194,10 @@ class StreamCameraSource:
         try:
             if not cap.isOpened():
                 raise StreamError(f"OpenCV could not open {url}")
-            file_fps = cap.get(cv2.CAP_PROP_FPS) if url.startswith("file:") else 0.0
-            period = 1.0 / file_fps if file_fps and file_fps > 0 else 0.0
+            declared = cap.get(cv2.CAP_PROP_FPS)
+            if url.startswith("rtsp://"):  # a camera with a variable rate declares nonsense (0, 90000)
+                self._stream_fps = round(declared, 2) if MIN_DECLARED_FPS <= declared <= MAX_DECLARED_FPS else None
+            period = 1.0 / declared if url.startswith("file:") and declared > 0 else 0.0
             misses = 0
             last_frame = time.monotonic()
             while not self._stop.is_set():

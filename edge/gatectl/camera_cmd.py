@@ -47,7 +47,7 @@ def camera_probe(obj: Any, url: str | None, transport: str | None, seconds: floa
     if read_plates and last is not None:
         from edge.gatectl.plate_cmd import reading_pipeline
         from edge.plate.pipeline import FALLBACK_ZOOM
-        reads = reading_pipeline(640, FALLBACK_ZOOM).read_frame(last.image, thorough=True)
+        reads = reading_pipeline(640, FALLBACK_ZOOM).read_frame(last.image, still=True)
         out["plates"] = [{"text": r.text, "confidence": round(r.confidence, 4), "box": list(r.box)} for r in reads]
     if as_json:
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
@@ -75,11 +75,15 @@ def _source(obj: Any, url: str | None, transport: str | None) -> FrameSource:
     return StreamCameraSource(cam)
 
 
+def _sent(o: dict[str, Any]) -> str:
+    return f" (the camera sends {o['stream_fps']:g})" if o.get("stream_fps") else ""
+
+
 def _human(o: dict[str, Any]) -> str:
     size = f"{o['width']}x{o['height']}" if o["width"] else "-"
     first = f"{o['first_frame_s']:.2f} s" if o["first_frame_s"] is not None else "never"
     lines = [f"{'ok' if o['ok'] else 'PROBLEM'}: {o['frames']} frames in {o['seconds']:.1f} s, "
-             f"{o['fps']:.1f} frames/s, {size}, first frame after {first}",
+             f"{o['fps']:.1f} frames/s{_sent(o)}, {size}, first frame after {first}",
              f"bad frames {o['bad_frames']}, reconnects {o['reconnects']}, connected {o['connected']}"]
     lines += [f"  - {p}" for p in o["problems"]]
     if "snapshot" in o:

@@ -49,6 +49,8 @@ import click
 import cv2
 import numpy as np
 
+from gatesim.rtsp import CODECS, RtspServer
+
 log = logging.getLogger(__name__)
 
 BOUNDARY = "gateframe"
@@ -360,14 +362,12 @@ def read_parts(url: str, count: int, timeout: float = 5.0) -> Iterator[tuple[dic
 @click.option("--height", type=click.IntRange(48, 1080), default=270, show_default=True, help="Frame height")
 @click.option("--rtsp-port", type=click.IntRange(0, 65535), default=None,
               help="Also serve each gate as rtsp://HOST:PORT/gate/<id> (RTP over TCP or UDP; 0: any port)")
-@click.option("--rtsp-codec", type=click.Choice(["jpeg", "h264"]), default="jpeg", show_default=True,
-              help="What the RTSP streams carry: RTP JPEG, or H.264 as most IP cameras send")
+@click.option("--rtsp-codec", type=click.Choice(CODECS), default="jpeg", show_default=True,
+              help="What the RTSP streams carry: RTP JPEG, or H.264 or H.265 as IP cameras send")
 def command(gates: str, host: str, port: int, fps: float, width: int, height: int, rtsp_port: int | None,
             rtsp_codec: str) -> None:
     """HTTP-MJPEG cameras of synthetic trucks (one stream per gate), with the plate's truth in a part
     header; with --rtsp-port, the same scenes over RTSP as most IP cameras serve them."""
-    from gatesim.rtsp import RtspServer
-
     ids = [g.strip() for g in gates.split(",") if g.strip()]
     cam = CameraServer(ids, host, port, fps=fps, width=width, height=height)
     rtsp = RtspServer(cam.frame, host, rtsp_port, fps=fps, codec=rtsp_codec) if rtsp_port is not None else None

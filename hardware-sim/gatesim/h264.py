@@ -62,9 +62,13 @@ def depacketize(packets: list[bytes]) -> list[bytes]:
 
 
 class H264Payload:
-    """One session's encoder and packetiser (see the module's docstring)."""
+    """One session's encoder and packetiser (see the module's docstring); :mod:`gatesim.h265` changes
+    the encoder and the packetiser."""
 
     pt, rtpmap, fmtp = H264_PT, "H264/90000", "packetization-mode=1"
+    encoder = "libx264"
+    options = {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline"}
+    packetize = staticmethod(rtp_h264_packets)
 
     def __init__(self, fps: float):
         self.fps = fps
@@ -74,12 +78,12 @@ class H264Payload:
     def _encoder(self, width: int, height: int) -> Any:
         import av  # a simulator dependency: imported only when an H.264 camera is asked for
 
-        ctx = av.CodecContext.create("libx264", "w")
+        ctx = av.CodecContext.create(self.encoder, "w")
         ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
         ctx.time_base = Fraction(1, 90000)
         ctx.framerate = Fraction(round(self.fps * 1000), 1000)
         ctx.gop_size = max(1, round(self.fps * 2))
-        ctx.options = {"preset": "ultrafast", "tune": "zerolatency", "profile": "baseline"}
+        ctx.options = dict(self.options)
         return ctx
 
     def packets(self, frame: np.ndarray, seq: int, timestamp: int, ssrc: int) -> list[bytes]:
@@ -93,4 +97,4 @@ class H264Payload:
         picture = picture.reformat(format="yuv420p")
         picture.pts, picture.time_base = timestamp, Fraction(1, 90000)
         data = b"".join(bytes(p) for p in self._ctx.encode(picture))
-        return rtp_h264_packets(nal_units(data), seq, timestamp, ssrc) if data else []
+        return self.packetize(nal_units(data), seq, timestamp, ssrc) if data else []

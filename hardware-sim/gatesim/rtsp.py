@@ -1,4 +1,5 @@
-"""A small RTSP camera: JPEG frames as RTP (RFC 2435), or H.264 (:mod:`gatesim.h264`), interleaved on
+"""A small RTSP camera: JPEG frames as RTP (RFC 2435), H.264 (:mod:`gatesim.h264`) or H.265
+(:mod:`gatesim.h265`), interleaved on
 the RTSP connection (RFC 2326 §10.12) or as UDP datagrams to the client's port.
 
 Why: most IP cameras at a gate speak RTSP, and the box reads RTSP through OpenCV's FFmpeg backend. A
@@ -8,7 +9,8 @@ video track), SETUP over TCP (interleaved) or UDP (``client_port``; with ``udp=F
 UDP is answered 461 Unsupported Transport, as by a camera set to TCP only, and FFmpeg may then ask
 for TCP), PLAY, GET_PARAMETER (keep-alive) and TEARDOWN. Frames come from a callable per stream
 path, at ``fps``. The client's RTCP reports, interleaved on channel 1, are read and dropped; over
-UDP none are read (no RTCP port listens).
+UDP none are read (no RTCP port listens). Faults: ``frozen`` (the session stays open, no frames) and
+``loss`` (a share of the UDP datagrams never sent, as a lossy link drops them).
 
 JPEGs must be baseline, 4:2:0 or 4:2:2, with the standard Huffman tables and no restart markers (what
 ``cv2.imencode`` writes); the receiver rebuilds the headers from the RTP JPEG header and the
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import random
 import socket
 import struct
 import threading
@@ -119,6 +122,9 @@ class JpegPayload:
         return rtp_packets(encode(frame), seq, timestamp, ssrc)
 
 
+CODECS = ("jpeg", "h264", "h265")
+
+
 def payload_class(codec: str) -> type:
     if codec == "jpeg":
         return JpegPayload
@@ -126,12 +132,17 @@ def payload_class(codec: str) -> type:
         from gatesim.h264 import H264Payload
 
         return H264Payload
-    raise ValueError(f"codec must be jpeg or h264, not {codec!r}")
+    if codec == "h265":
+        from gatesim.h265 import H265Payload
+
+        return H265Payload
+    raise ValueError(f"codec must be one of {', '.join(CODECS)}, not {codec!r}")
 
 
 class RtspServer:
     """RTSP cameras on one port: ``rtsp://host:port/<path>`` streams ``frames(path)`` (None: no such
-    camera, 404) as ``codec`` (``jpeg``: RTP JPEG; ``h264``: :mod:`gatesim.h264`). ``port=0`` takes a
+    camera, 404) as ``codec`` (``jpeg``: RTP JPEG; ``h264``: :mod:`gatesim.h264`; ``h265``:
+    :mod:`gatesim.h265`). ``port=0`` takes a
     free port; restarting on the same port (a camera rebooting) works."""
 
     def __init__(self, frames: Callable[[str], np.ndarray | None], host: str = "127.0.0.1", port: int = 0,
@@ -146,6 +157,11 @@ class RtspServer:
         self.frozen = threading.Event()
         """Fault injection: while set, sessions stay open and answer requests but carry no frame (a
         camera whose encoder hung after PLAY, or a link that stalls without closing)."""
+        #: Share of RTP datagrams lost on the way to a UDP client (a lossy radio or DSL link; RTP over
+        #: TCP loses nothing and shows loss as delay). Counted in ``lost``.
+        self.loss = 0.0
+        self.lost = 0
+        self._loss_rng = random.Random(0x1055)
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
         self._conns: list[socket.socket] = []
@@ -288,6 +304,9 @@ class RtspServer:
                 seq += len(packets)
                 if udp is not None:
                     for p in packets:
+                        if self.loss and self._loss_rng.random() < self.loss:
+                            self.lost += 1
+                            continue
                         udp[0].sendto(p, udp[1])
                 else:
                     data = b"".join(b"$\x00" + len(p).to_bytes(2, "big") + p for p in packets)

@@ -29,8 +29,22 @@ def test_click_commands_have_help(cli: click.Group, path: tuple[str, ...]) -> No
     assert len([line for line in result.output.splitlines() if line.strip()]) >= 3
 
 
-@pytest.mark.parametrize("module", ["edge.daemon", "benchmarks", "edge.demo"])
+#: The training tools that need only the box's own dependencies (train, quantize and relabel need the
+#: ``train`` extra: torch, nncf).
+TRAINING_TOOLS = ["edge.plate.training.export", "edge.plate.training.heldout", "edge.plate.training.realpack"]
+
+
+@pytest.mark.parametrize("module", ["edge.daemon", "benchmarks", "edge.demo", *TRAINING_TOOLS])
 def test_module_entry_points_have_help(module: str) -> None:
     done = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0 and "usage:" in done.stdout.lower()
+
+
+@pytest.mark.parametrize("module", TRAINING_TOOLS)
+def test_training_tools_name_a_missing_input(module: str, tmp_path) -> None:
+    missing = tmp_path / "nothing.csv"
+    outputs = [] if module.endswith("export") else [str(tmp_path / "out")]
+    done = subprocess.run([sys.executable, "-m", module, str(missing), *outputs], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and f"{missing}: no such file" in done.stderr

@@ -1,13 +1,15 @@
 """ONNX (from :mod:`train`) → the OpenVINO IR the box ships, with a check that both agree.
 
-    python -m edge.plate.training.export .train/run/recognizer.onnx
+    python -m edge.plate.training.export .train/run/recognizer.onnx [--out-dir DIR]
 
-Writes ``edge/plate/models/recognizer.xml`` + ``.bin`` (weights stored as FP16, computed in FP32 on
-the CPU) and compares the IR's logits with ONNX Runtime's when that is installed.
+Writes ``edge/plate/models/recognizer.xml`` + ``.bin`` (or under ``--out-dir``, to compare a candidate
+before it replaces the shipped model; weights stored as FP16, computed in FP32 on the CPU) and
+compares the IR's logits with the ONNX graph's, both run by OpenVINO.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -34,5 +36,16 @@ def export(onnx_path: Path, out_dir: Path = MODEL_DIR, name: str = "recognizer")
     return xml
 
 
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("onnx", type=Path, help="the ONNX model that training wrote")
+    ap.add_argument("--out-dir", type=Path, default=MODEL_DIR, help="folder of the IR (default: the shipped one)")
+    args = ap.parse_args(argv)
+    if not args.onnx.is_file():
+        ap.error(f"{args.onnx}: no such file")
+    export(args.onnx, args.out_dir)
+    return 0
+
+
 if __name__ == "__main__":
-    export(Path(sys.argv[1]))
+    raise SystemExit(main())

@@ -103,6 +103,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("dest", type=Path)
     ap.add_argument("--audited", action="store_true", help="audited labels instead of the raw ones")
     args = ap.parse_args(argv)
+    if not args.manifest.is_file():
+        ap.error(f"{args.manifest}: no such file")
     written, skipped = write(args.manifest, args.dest, args.audited)
     sys.stderr.write(f"{args.dest}: {written} held-out crops ({skipped} unreadable left out)\n")
     return 0

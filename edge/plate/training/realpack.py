@@ -8,6 +8,7 @@ a few MB. The images stay out of the repository: the pack goes to a git-ignored 
 
 from __future__ import annotations
 
+import argparse
 import csv
 import sys
 from pathlib import Path
@@ -41,6 +42,18 @@ def pack(manifest: Path, out: Path, max_h: int = 96) -> int:
     return len(jpegs)
 
 
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("manifest", type=Path, help="CSV with header: path,text[,rows]")
+    ap.add_argument("out", type=Path, help="the .npz to write (keep it out of the repository)")
+    ap.add_argument("--max-height", type=int, default=96, help="crops taller than this are shrunk")
+    args = ap.parse_args(argv)
+    if not args.manifest.is_file():
+        ap.error(f"{args.manifest}: no such file")
+    n = pack(args.manifest, args.out, args.max_height)
+    sys.stderr.write(f"packed {n} crops into {args.out}\n")
+    return 0
+
+
 if __name__ == "__main__":
-    n = pack(Path(sys.argv[1]), Path(sys.argv[2]))
-    sys.stderr.write(f"packed {n} crops into {sys.argv[2]}\n")
+    raise SystemExit(main())

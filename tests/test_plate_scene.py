@@ -548,6 +548,12 @@ def _kept(text: str, confidence: float, box: tuple[int, int, int, int], merged: 
     ([_kept("59L214999", 0.9, _MERGED_BOX, 2), _kept("59L21499", 0.95, _PART_BOX, 1)], ["59L214999"]),
     # a line elsewhere in the frame is no part of the merge
     ([_kept("ZG969LN", 0.9, _MERGED_BOX, 3), _kept("29C12345", 0.5, _ELSEWHERE, 1)], ["ZG969LN", "29C12345"]),
+    # a sure VN or CN plate goes before cab lettering that only the foreign grammar takes, however sure
+    ([_kept("O912345678", 0.97, _ELSEWHERE, 1), _kept("29C12345", 0.85, _MERGED_BOX, 1)],
+     ["29C12345", "O912345678"]),
+    ([_kept("O912345678", 0.97, _ELSEWHERE, 1), _kept("桂A12345", 0.8, _MERGED_BOX, 1)], ["桂A12345", "O912345678"]),
+    # ... but a weak one does not: the foreign plate read surely is likelier the plate
+    ([_kept("29C12345", 0.6, _MERGED_BOX, 1), _kept("KT1234AB", 0.97, _ELSEWHERE, 1)], ["KT1234AB", "29C12345"]),
     # one text read from several candidates: once, at its best, boxes moved by the ROI's origin
     ([_kept("29C12345", 0.6, _ELSEWHERE, 1), _kept("29C12345", 0.7, _MERGED_BOX, 2)], ["29C12345"]),
 ])

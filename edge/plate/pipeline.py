@@ -204,6 +204,11 @@ def plates(kept: list[tuple[Candidate, CropRead]], ox: int = 0, oy: int = 0) -> 
     one group of a plate split at an emblem ("969LN" of ZG 969-LN): once the merged lines read as a
     plate, the lines are parts of it, not plates of their own. Unless a line reads as a VN or CN plate
     and the merge only as a foreign one: the plate and a sticker beside it, merged.
+
+    "Best" puts a VN or CN read at ``SURE_HOME`` or surer before every read that only the loose
+    foreign grammar takes, however sure: a truck's cab carries other text that this grammar takes (a
+    phone number read "O912345678", a fleet number), and the voter follows only a frame's first read.
+    The VN and CN grammars are strict enough that cab lettering seldom fits them.
     """
     merged = [(c.box, country_of(r.text) != "XX") for c, r in kept if c.lines > 1]
     out: dict[str, FrameRead] = {}
@@ -215,7 +220,7 @@ def plates(kept: list[tuple[Candidate, CropRead]], ox: int = 0, oy: int = 0) -> 
         fr = FrameRead(r.text, r.confidence, r.char_confidence, (x + ox, y + oy, w, h), r.rows)
         if r.text not in out or fr.confidence > out[r.text].confidence:
             out[r.text] = fr
-    return sorted(out.values(), key=lambda f: -f.confidence)
+    return sorted(out.values(), key=lambda f: (not _sure_home(f), -f.confidence))
 
 
 def _bgr(image: np.ndarray) -> np.ndarray:
@@ -223,6 +228,10 @@ def _bgr(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     return image[:, :, :3] if image.shape[2] > 3 else image
+
+
+def _sure_home(read: FrameRead) -> bool:
+    return read.confidence >= SURE_HOME and country_of(read.text) != "XX"
 
 
 def _best_home(reads: list[FrameRead]) -> float:

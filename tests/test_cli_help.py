@@ -29,9 +29,10 @@ def test_click_commands_have_help(cli: click.Group, path: tuple[str, ...]) -> No
     assert len([line for line in result.output.splitlines() if line.strip()]) >= 3
 
 
-#: The training tools that need only the box's own dependencies (train, quantize and relabel need the
-#: ``train`` extra: torch, nncf).
-TRAINING_TOOLS = ["edge.plate.training.export", "edge.plate.training.heldout", "edge.plate.training.realpack"]
+#: The training tools whose help and input checks need only the box's own dependencies (train, quantize
+#: and relabel import the ``train`` extra, torch and nncf, at once; build only once its input is checked).
+TRAINING_TOOLS = ["edge.plate.training.build", "edge.plate.training.export", "edge.plate.training.heldout",
+                  "edge.plate.training.realpack"]
 
 
 @pytest.mark.parametrize("module", ["edge.daemon", "benchmarks", "edge.demo", *TRAINING_TOOLS])
@@ -44,7 +45,7 @@ def test_module_entry_points_have_help(module: str) -> None:
 @pytest.mark.parametrize("module", TRAINING_TOOLS)
 def test_training_tools_name_a_missing_input(module: str, tmp_path) -> None:
     missing = tmp_path / "nothing.csv"
-    outputs = [] if module.endswith("export") else [str(tmp_path / "out")]
+    outputs = [str(tmp_path / "out")] if module.endswith(("heldout", "realpack")) else []
     done = subprocess.run([sys.executable, "-m", module, str(missing), *outputs], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and f"{missing}: no such file" in done.stderr

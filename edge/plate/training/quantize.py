@@ -39,18 +39,21 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("real", type=Path)
     ap.add_argument("--max-drop", type=float, default=0.005, help="accuracy loss allowed on held-out crops")
+    ap.add_argument("--model-dir", type=Path, default=MODEL_DIR,
+                    help="folder of recognizer.xml; the INT8 model is written beside it")
     args = ap.parse_args(argv)
+    fp_model = args.model_dir / FP_MODEL.name
     train, val = load_real(args.real)
     rng = random.Random(0)
     calib = [s for s in (data.real(j, t, r, rng, augment=False) for j, t, r in train[:300]) if s]
     calib += [data.synthetic(rng) for _ in range(300)]
     held = [s for s in (data.real(j, t, r, rng, augment=False) for j, t, r in val) if s]
-    model = ov.Core().read_model(str(FP_MODEL))
+    model = ov.Core().read_model(str(fp_model))
     dataset = nncf.Dataset([prep.model_input(s.line)[None] for s in calib])
     q = nncf.quantize(model, dataset, subset_size=len(calib), preset=nncf.QuantizationPreset.MIXED)
-    out = MODEL_DIR / "recognizer-int8.xml"
+    out = args.model_dir / "recognizer-int8.xml"
     ov.save_model(q, str(out))
-    fp_acc, fp_ms = _accuracy(Recognizer(FP_MODEL), held)
+    fp_acc, fp_ms = _accuracy(Recognizer(fp_model), held)
     q_acc, q_ms = _accuracy(Recognizer(out), held)
     sys.stderr.write(f"held-out real crops: FP {fp_acc:.4f} ({fp_ms:.2f} ms/line), INT8 {q_acc:.4f} ({q_ms:.2f} ms/line)\n")
     if q_acc < fp_acc - args.max_drop:

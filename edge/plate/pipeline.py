@@ -147,11 +147,12 @@ class PlatePipeline:
         (:meth:`read_crop`: the other row count, then the lines found within it). A tilted two-row
         plate often comes from the detector as one block whose straight split between the rows cuts
         characters; found again within the upright crop, its rows come apart (the 447 held-out real
-        crops hung tilted on truck fronts: 391 → 399 read; flat 406 → 406). Then, unless that read is sure, the region around the weak read in the frame
-        (``LOOK_MARGIN`` of its size on every side) scaled up to the detector's full input, its lines
-        found again and read (:meth:`_staged`): a small plate's lines, found at a few pixels' height,
-        often cut a character or split a row; found again at several times the size they do not.
-        Thorough frames only; one or two detector passes."""
+        crops hung tilted on truck fronts: 391 → 399 read; flat 406 → 406). Then, unless that read is
+        sure, the region around the weak read in the frame (``LOOK_MARGIN`` of its size on every side)
+        scaled up to the detector's full input, its lines found again and read (:meth:`_staged`): a
+        small plate's lines, found at a few pixels' height, often cut a character or split a row;
+        found again at several times the size they do not. Thorough frames only; one or two detector
+        passes."""
         best = reads[0]
         home = country_of(best.text) != "XX"
 

@@ -349,6 +349,31 @@ def test_line_angle_is_the_long_sides_direction(theta: float):
     assert lines.line_angle(upright) == pytest.approx(expected, abs=0.5)
 
 
+@pytest.mark.parametrize("theta", [-60.0, -50.0, -30.0, 0.0, 20.0, 44.0, 47.0, 55.0, 70.0])
+def test_a_line_is_cut_along_its_length_left_to_right(theta: float):
+    """A line turned past 45° (a car parked askew below a camera) is still cut along its length, with
+    its left end on the left: its frame corners alone would stand it on end."""
+    image = np.zeros((600, 600, 3), np.uint8)
+    rect = ((300.0, 300.0), (240.0, 60.0), theta)
+    cv2.fillPoly(image, [cv2.boxPoints(rect).astype(np.int32)], (90, 90, 90))
+    a = np.radians(theta)
+    left = (int(300 - 80 * np.cos(a)), int(300 - 80 * np.sin(a)))  # a white mark on the left end
+    cv2.circle(image, left, 20, (255, 255, 255), -1)
+    crop = lines.rectify(image, cv2.boxPoints(rect))
+    h, w = crop.shape[:2]
+    assert w == pytest.approx(240, abs=3) and h == pytest.approx(60, abs=3)
+    assert crop[:, : w // 3].mean() > crop[:, 2 * w // 3:].mean() + 40
+
+
+def test_plates_turned_past_45_degrees_are_read(pipe: PlatePipeline):
+    rng = random.Random(50)
+    for angle in (-55.0, -50.0, 48.0, 55.0):
+        text = random_text("cn", rng)
+        frame, _ = render_scene(text, "cn", rng, size=(720, 1160), plate_width=250, angle=angle)
+        reads = pipe.read_frame(frame, still=True)
+        assert reads and comparable(reads[0].text) == comparable(text), (angle, text, reads[:1])
+
+
 @pytest.mark.parametrize("theta", [-20.0, -12.0, 0.0, 1.5, 6.0, 15.0])
 def test_stacked_pair_is_cut_along_its_rows(theta: float):
     image = np.zeros((720, 1280, 3), np.uint8)

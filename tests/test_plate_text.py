@@ -95,6 +95,8 @@ def test_normalize_examples(raw, text, country):
         "桂12345",  # province without the letter
         "桂A123",  # too few characters after the province
         "桂A1234567",  # too many
+        "桂A1234",  # four after the office's letter with no special-use character: the last one lost
+        "桂A12345警",  # a special-use character after five
         "北A12345",
         "29C" + "-" * 70 + "12345",  # raw text longer than 64 characters
     ],
@@ -212,8 +214,9 @@ def _chars(alphabet: str, n: int, m: int | None = None) -> st.SearchStrategy[str
 
 vn_plates = st.builds(lambda a, b, c, d: a + b + c + d, _chars(DIGITS, 2), _chars(LETTERS, 1, 2),
                       _chars(DIGITS, 0, 1), _chars(DIGITS, 4, 5))
-cn_plates = st.builds(lambda a, b, c, d: a + b + c + d, st.sampled_from(CN_PROVINCES), _chars(LETTERS, 1),
-                      _chars(LETTERS + DIGITS, 4, 6), _chars(CN_SPECIAL, 0, 1))
+cn_plates = st.builds(lambda a, b, c: a + b + c, st.sampled_from(CN_PROVINCES), _chars(LETTERS, 1),
+                      st.one_of(_chars(LETTERS + DIGITS, 5, 6),
+                                st.builds(str.__add__, _chars(LETTERS + DIGITS, 4), _chars(CN_SPECIAL, 1))))
 xx_plates = _chars(LETTERS + DIGITS, 4, 10)
 plates = st.one_of(vn_plates, cn_plates, xx_plates)
 

@@ -40,8 +40,19 @@ def inside(a: tuple[int, int, int, int], b: tuple[int, int, int, int], share: fl
 
 
 def _order(pts: np.ndarray) -> np.ndarray:
-    """Corners as top-left, top-right, bottom-right, bottom-left."""
-    s, d = pts.sum(axis=1), np.diff(pts, axis=1).ravel()
+    """The corners of a quadrilateral (given in order round it) as the top-left, top-right,
+    bottom-right and bottom-left of the text it bounds.
+
+    Text runs along the long side, left to right: a plate turned 50° (a camera looking down at a car
+    parked askew) is cut along its length, not stood on end as the frame's own corners would have it.
+    A near-square block (a two-row plate the detector did not split) has no long side to go by; it
+    is taken as turned by less than 45°, which is how plates are seen far more often than not."""
+    theta = line_angle(pts)
+    sides = [float(np.linalg.norm(pts[(i + 1) % 4] - pts[i])) for i in range(2)]
+    if max(sides) < SQUARE_BELOW * min(sides):
+        theta -= 90.0 * round(theta / 90.0)
+    level = _turn(pts, -theta)
+    s, d = level.sum(axis=1), np.diff(level, axis=1).ravel()
     return np.float32([pts[np.argmin(s)], pts[np.argmin(d)], pts[np.argmax(s)], pts[np.argmax(d)]])
 
 

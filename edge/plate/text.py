@@ -21,7 +21,11 @@ CJK_ALLOWED = frozenset(CN_PROVINCES + CN_SPECIAL)
 SEPARATORS = frozenset(" -._·•/\t")
 
 VN_RE = re.compile(r"^\d{2}[A-Z]{1,2}\d?\d{4,5}$")
-CN_RE = re.compile(rf"^[{CN_PROVINCES}][A-Z][A-Z0-9]{{4,6}}[{CN_SPECIAL}]?$")
+#: A province, the issuing office's letter, then five characters (six on a new-energy plate), or four and
+#: a special-use character (学 learner, 警 police, 挂 trailer, 港/澳 Hong Kong or Macau...). Nothing
+#: shorter: a read with the last character lost ("皖FAD71" of 皖F·AD71C, the far end of a plate seen
+#: aslant) must not pass for a plate.
+CN_RE = re.compile(rf"^[{CN_PROVINCES}][A-Z](?:[A-Z0-9]{{5,6}}|[A-Z0-9]{{4}}[{CN_SPECIAL}])$")
 XX_RE = re.compile(r"^[A-Z0-9]{4,10}$")
 
 MIN_LEN, MAX_LEN = 4, 12

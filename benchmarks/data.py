@@ -46,8 +46,9 @@ def cn_plate(rng: random.Random, provinces: str = CN_PROVINCES) -> str:
     tail = [rng.choice(string.digits) for _ in range(5)]
     for _ in range(rng.choice((0, 0, 1, 2))):  # up to two letters in the tail
         tail[rng.randrange(5)] = rng.choice(CN_LETTERS)
-    suffix = "挂" if rng.random() < 0.05 else ""  # trailer
-    return f"{rng.choice(provinces)}{rng.choice(CN_LETTERS)}{''.join(tail)}{suffix}"
+    if rng.random() < 0.05:  # a trailer: four characters and 挂
+        tail[4] = "挂"
+    return f"{rng.choice(provinces)}{rng.choice(CN_LETTERS)}{''.join(tail)}"
 
 
 def plate(rng: random.Random, *, cn_share: float = 0.3) -> str:

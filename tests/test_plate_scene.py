@@ -507,6 +507,43 @@ def test_closer_looks_replace_reads_only_with_surer_ones(coarse, closer, close, 
     assert reads[0].box == (10, 10, 100, 40)  # a close read keeps the weak read's box in the frame
 
 
+class _FixedRecognizer:
+    """Reads every crop as the given row count's read."""
+
+    def __init__(self, by_rows: dict[int, CropRead]):
+        self.by_rows = by_rows
+
+    def read(self, crop: np.ndarray, rows: int | None = None) -> CropRead:
+        return self.by_rows[rows] if rows else max(self.by_rows.values(), key=lambda r: (r.valid, r.confidence))
+
+
+def _cr(text: str, confidence: float, rows: int, valid: bool = True) -> CropRead:
+    return CropRead(text, confidence, (confidence,) * len(text), rows, valid)
+
+
+@pytest.mark.parametrize("shape,hint,staged,expected", [
+    # a loose one-row plate, its shape either way: two rows of garbage won over a weak one-row read,
+    # and the plate's own line, found within, replaces them
+    ((121, 332), None, [_fr("闽B53F68", 0.86)], "闽B53F68"),
+    # two rows known, by the hint or by the shape: one row alone does not replace them
+    ((121, 332), 2, [_fr("闽B53F68", 0.86)], "50Z60780"),
+    ((120, 170), None, [_fr("59F1", 0.99)], "50Z60780"),
+    ((120, 170), None, [_fr("59F1", 0.99), _fr("59F116711", 0.9, 2)], "59F116711"),
+])
+def test_a_weak_crop_read_keeps_two_rows_only_where_two_rows_are_known(shape, hint, staged, expected):
+    reads = {1: _cr("闽B53F8", 0.39, 1, valid=False), 2: _cr("50Z60780", 0.19, 2)}
+    pipe = PlatePipeline(_FixedRecognizer(reads), _StagingDetector())  # type: ignore[arg-type]
+    pipe._read_upright = lambda image, zoom, ox, oy: (staged, {})  # type: ignore[method-assign, assignment]
+    assert pipe.read_crop(np.zeros((*shape, 3), np.uint8), hint).text == expected
+
+
+def test_a_weak_home_crop_read_is_not_replaced_by_a_foreign_one():
+    pipe = PlatePipeline(_FixedRecognizer({1: _cr("55P87062", 0.7, 1), 2: _cr("55P8706", 0.1, 2, False)}),
+                         _StagingDetector())  # type: ignore[arg-type]
+    pipe._read_upright = lambda *a: ([_fr("5P87062", 0.95)], {})  # type: ignore[method-assign, assignment]
+    assert pipe.read_crop(np.zeros((40, 200, 3), np.uint8)).text == "55P87062"
+
+
 _UPRIGHT = np.full((60, 120, 3), 7, np.uint8)
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from edge.plate import prep
 from edge.plate.detector import TextDetector
 from edge.plate.lines import Candidate, candidates, inside
 from edge.plate.recognizer import CropRead, Recognizer
@@ -71,17 +72,24 @@ class PlatePipeline:
             other = self.recognizer.read(crop, 3 - rows)
             if other.valid and other.confidence >= max(RESCUE_BELOW, read.confidence):
                 return other
-        f = self._staged(_bgr(crop), read.rows, read.confidence)
+        # the rescue keeps two rows only where two rows are known (a hint, or the crop's shape): a crop
+        # whose shape allows either was read both ways, and a weak two-row read of it is no evidence
+        # (a loose one-row plate read as two rows of garbage, "50Z60780" of 闽B·53F68)
+        known = rows is not None or prep.row_candidates(crop.shape[1], crop.shape[0]) == (read.rows,)
+        f = self._staged(_bgr(crop), read.rows if known else 0, read.confidence,
+                         home=country_of(read.text) != "XX" and read.valid)
         return read if f is None else CropRead(f.text, f.confidence, f.char_confidence, f.rows, True)
 
-    def _staged(self, region: np.ndarray, rows: int, confidence: float) -> FrameRead | None:
+    def _staged(self, region: np.ndarray, rows: int, confidence: float, home: bool = False) -> FrameRead | None:
         """The best plate read among the detector's lines in ``region`` set on a frame of the compiled
         shape (:meth:`TextDetector.stage`, which scales a small region up), if it is surer than
-        ``confidence`` and, where the first read had two rows, has two rows too. Its box is the staged
-        frame's."""
+        ``confidence`` and, where the first read had two rows (``rows`` 2), has two rows too, and where
+        it fitted the VN or CN grammar (``home``), fits one too. Its box is the staged frame's."""
         for f in self._read(self.detector.stage(region), 1.0, 0, 0):
             if rows == 2 and f.rows != 2:
                 continue  # one row of a two-row plate whose other row the detector missed
+            if home and country_of(f.text) == "XX":
+                continue  # a VN/CN plate with a character lost, or text beside it
             return f if f.confidence > confidence else None
         return None
 

@@ -233,3 +233,23 @@ def test_plate_modes_time_the_detector_as_the_gate_compiles_it() -> None:
                             "modes_streams_pass_ms", "modes_streams_tiles_async_ms", "modes_streams_model_mb"}
     assert all(v > 0 for k, v in figures.items() if k.endswith("_ms"))
     assert figures["modes_tiles_sync_ms"] > figures["modes_pass_ms"]  # four passes take longer than one
+
+
+# ------------------------------------------------------------------ plate: CN plates turned past 45°
+
+def test_turned_cn_scenes_count_the_plates_read() -> None:
+    """The figure behind "plates turned past 45° are cut along their length" (README): each scene's
+    plate is turned 20-55° and must be the frame's first read."""
+    import random
+
+    from benchmarks import plate
+    from edge.plate.pipeline import PlatePipeline
+
+    class Blind(PlatePipeline):
+        def read_frame(self, image, roi=None, thorough=False, still=False):  # type: ignore[override]
+            return []
+
+    figures = plate._turned_cn_scenes(PlatePipeline(), 3, random.Random(1))
+    assert figures["cn_turned_scenes"] == 3 and figures["cn_turned_scene_accuracy"] == 1.0
+    assert figures["cn_turned_scene_p95_ms"] >= figures["cn_turned_scene_p50_ms"] > 0
+    assert plate._turned_cn_scenes(Blind(), 2, random.Random(1))["cn_turned_scene_accuracy"] == 0.0

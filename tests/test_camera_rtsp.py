@@ -151,6 +151,64 @@ def test_rtp_over_udp(codec):
         assert server.transports == ["udp", "udp", "tcp"]
 
 
+@pytest.mark.parametrize("codec", ["jpeg", "h264"])
+def test_rtsp_tunnelled_over_http(codec):
+    """``http``: FFmpeg opens a GET and a POST to the RTSP port, tied by a session cookie, and sends its
+    requests base64-encoded on the POST; replies and RTP come back on the GET. Frames arrive whole, and
+    a camera that reboots is read again over a new tunnel."""
+    server = RtspServer(lambda path: halves(), fps=10, codec=codec, udp=False).start()
+    cam = camera(server.url("cam"))
+    cam.cfg = cam.cfg.model_copy(update={"rtsp_transport": "http"})
+    cam.start()
+    try:
+        assert wait_for(lambda: cam.latest() is not None and cam.health().fps > 3)
+        got = cam.latest().image
+        assert np.abs(got[120, 80].astype(int) - (0, 0, 255)).max() < 12
+        assert np.abs(got[120, 240].astype(int) - (255, 0, 0)).max() < 12
+        assert server.transports == ["http"]
+        port = server.port
+        server.stop()  # the camera reboots
+        assert wait_for(lambda: not cam.health().connected)
+        time.sleep(0.5)
+        server = RtspServer(lambda path: halves(), port=port, fps=10, codec=codec, udp=False).start()
+        stamp = time.time()
+        assert wait_for(lambda: cam.health().connected and cam.latest().ts > stamp), "no frame after the reboot"
+        assert server.transports == ["http"]
+    finally:
+        cam.stop()
+        server.stop()
+
+
+def test_a_tunnel_post_without_its_get_is_refused():
+    """A POST whose cookie no GET opened (or no cookie at all), or a request that is not HTTP, is
+    answered 400 and closed: nothing is decoded from a stranger's body."""
+    import socket
+
+    with RtspServer(lambda path: halves(), fps=10) as server:
+        for head in (b"POST /cam HTTP/1.0\r\nx-sessioncookie: nobody\r\nContent-Length: 32767\r\n\r\nT1BU",
+                     b"GET /cam HTTP/1.0\r\n\r\n"):
+            with socket.create_connection((server.host, server.port), timeout=5) as s:
+                s.sendall(head)
+                reply = b""
+                while chunk := s.recv(4096):
+                    reply += chunk
+                assert reply.startswith(b"HTTP/1.0 400"), reply
+        assert server.transports == []
+
+
+def test_tunnel_body_decodes_request_by_request():
+    import base64
+    import io
+
+    from gatesim.tunnel import Base64Reader
+
+    requests = [b"OPTIONS rtsp://h/cam RTSP/1.0\r\nCSeq: 1\r\n\r\n", b"PLAY rtsp://h/cam RTSP/1.0\r\nCSeq: 22\r\n\r\n"]
+    text = b"".join(base64.b64encode(r) for r in requests)  # padding in the middle of the stream
+    body = io.BufferedReader(Base64Reader(io.BytesIO(text[:9] + b"\r\n" + text[9:])))
+    assert body.read() == b"".join(requests)
+    assert io.BufferedReader(Base64Reader(io.BytesIO(b"T1BU!not base64"))).read() == b""
+
+
 @pytest.mark.parametrize("codec", ["jpeg", "h264", "h265"])
 def test_plate_read_from_an_rtsp_stream(codec):
     frame, _ = render_scene("51F-065.32", "vn1", random.Random(4), size=(1280, 720))

@@ -234,7 +234,7 @@ def _open(url: str, timeout_s: float, transport: str = "tcp") -> cv2.VideoCaptur
     when the variable is not set at all, for UDP first when it is set without a transport), so the
     variable is set for that moment only, under a lock (two cameras may open at once), keeping any
     other options the operator set there. ``auto`` is FFmpeg's ``udp+tcp``: UDP, then TCP when the
-    camera refuses UDP."""
+    camera refuses UDP; ``http`` tunnels RTSP and RTP over HTTP (FFmpeg's own name for it)."""
     ms = int(timeout_s * 1000)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
     with _env_lock:

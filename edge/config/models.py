@@ -157,10 +157,11 @@ class StreamCamera(Strict):
     url: str = Field(max_length=500, pattern=r"^(https?://\S+|rtsp://\S+|usb:\d{1,2}|file:\S+)$",
                      description="http(s)://… MJPEG, rtsp://…, usb:N (device index) or file:PATH")
     timeout_s: float = Field(default=5.0, gt=0, le=60, description="Connect/read timeout before reconnecting")
-    rtsp_transport: Literal["tcp", "udp", "auto"] = Field(
+    rtsp_transport: Literal["tcp", "udp", "auto", "http"] = Field(
         default="tcp", description="RTSP only: RTP over the RTSP TCP connection (default: no smeared frames "
-        "from lost packets, passes NAT and firewalls), over UDP, or auto: UDP, then TCP when the camera "
-        "refuses UDP")
+        "from lost packets, passes NAT and firewalls), over UDP, auto: UDP, then TCP when the camera "
+        "refuses UDP, or http: RTSP and RTP tunnelled over HTTP on the RTSP port (a camera behind a proxy "
+        "or a firewall that lets only HTTP through)")
     reconnect_min_s: float = Field(default=0.5, gt=0, le=60, description="First wait before reconnecting")
     reconnect_max_s: float = Field(default=30.0, gt=0, le=600, description="Cap of the doubling reconnect wait")
     roi: tuple[int, int, int, int] | None = Field(

@@ -1,6 +1,8 @@
 """A small RTSP camera: JPEG frames as RTP (RFC 2435), H.264 (:mod:`gatesim.h264`) or H.265
 (:mod:`gatesim.h265`), interleaved on
-the RTSP connection (RFC 2326 §10.12) or as UDP datagrams to the client's port.
+the RTSP connection (RFC 2326 §10.12), as UDP datagrams to the client's port, or tunnelled over
+HTTP (:mod:`gatesim.tunnel`: a GET connection carries the replies and the RTP, a POST connection the
+client's requests in base64).
 
 Why: most IP cameras at a gate speak RTSP, and the box reads RTSP through OpenCV's FFmpeg backend. A
 test that only ever saw HTTP-MJPEG would leave that path, its timeouts and its reconnects untried.
@@ -21,6 +23,7 @@ needs.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import random
 import socket
@@ -32,6 +35,8 @@ from typing import BinaryIO
 
 import cv2
 import numpy as np
+
+from gatesim.tunnel import TUNNELLED, Base64Reader, http_request, read_headers
 
 log = logging.getLogger(__name__)
 MAX_PAYLOAD = 1400
@@ -152,7 +157,7 @@ class RtspServer:
         self.frames, self.host, self.port, self.fps = frames, host, port, fps
         self.payload = payload_class(codec)
         self.udp = udp  # False: a SETUP for RTP over UDP is answered 461 (a camera behind NAT, TCP only)
-        self.transports: list[str] = []  # "tcp" or "udp", one per session played
+        self.transports: list[str] = []  # "tcp", "udp" or "http" (tunnelled), one per session played
         self.sessions = 0
         self.frozen = threading.Event()
         """Fault injection: while set, sessions stay open and answer requests but carry no frame (a
@@ -165,6 +170,7 @@ class RtspServer:
         self._stop = threading.Event()
         self._sock: socket.socket | None = None
         self._conns: list[socket.socket] = []
+        self._tunnels: dict[str, socket.socket] = {}  # a tunnel's GET connection, by its session cookie
         self._lock = threading.Lock()
 
     def url(self, path: str) -> str:
@@ -186,6 +192,7 @@ class RtspServer:
         self._stop.set()
         with self._lock:
             conns, self._conns = self._conns, []
+            self._tunnels.clear()
         for c in conns:
             with contextlib.suppress(OSError):  # already closed by the client
                 c.shutdown(socket.SHUT_RDWR)
@@ -210,6 +217,9 @@ class RtspServer:
             except OSError:
                 return
             with self._lock:
+                if self._stop.is_set():  # accepted as the server stopped: it would outlive stop() and hold the port
+                    conn.close()
+                    return
                 self._conns.append(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
@@ -217,6 +227,41 @@ class RtspServer:
 
     def _serve(self, conn: socket.socket) -> None:
         rfile = conn.makefile("rb")
+        try:
+            tunnel = rfile.peek(5)[:5].startswith((b"GET ", b"POST "))
+        except OSError:
+            tunnel = False
+        if tunnel:
+            self._tunnel(conn, rfile)
+        else:
+            self._session(conn, rfile, conn)
+
+    def _tunnel(self, conn: socket.socket, rfile: BinaryIO) -> None:
+        """One half of an RTSP session tunnelled over HTTP. The GET is answered and kept, by its
+        cookie, for the POST with the same cookie, whose decoded body then runs the session with
+        its replies and RTP on the GET connection."""
+        try:
+            req = http_request(rfile)
+            method, cookie = (req[0], req[2].get("x-sessioncookie", "")) if req else ("", "")
+            if method == "GET" and cookie:
+                with self._lock:
+                    self._tunnels[cookie] = conn
+                conn.sendall(f"HTTP/1.0 200 OK\r\nContent-Type: {TUNNELLED}\r\nCache-Control: no-cache\r\n"
+                             "Pragma: no-cache\r\nConnection: close\r\n\r\n".encode())
+                return
+            with self._lock:
+                out = self._tunnels.pop(cookie, None) if method == "POST" and cookie else None
+            if out is not None:
+                self._session(conn, io.BufferedReader(Base64Reader(rfile)), out)
+                return
+            conn.sendall(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n")
+        except OSError:
+            pass
+        self._drop(conn)
+
+    def _session(self, conn: socket.socket, rfile: BinaryIO, out: socket.socket) -> None:
+        """RTSP requests read from ``rfile`` (``conn``'s, or a tunnel's decoded POST body), replies and
+        interleaved RTP written to ``out`` (``conn``, or the tunnel's GET connection)."""
         write = threading.Lock()
         playing = threading.Event()
         path = ""
@@ -231,56 +276,58 @@ class RtspServer:
                 path = url.split("://", 1)[-1].split("/", 1)[-1] if "://" in url else url.lstrip("/")
                 stream = path.rsplit("/track0", 1)[0].rstrip("/")
                 if method == "OPTIONS":
-                    _reply(conn, write, cseq, "200 OK", {"Public": PUBLIC})
+                    _reply(out, write, cseq, "200 OK", {"Public": PUBLIC})
                 elif method == "DESCRIBE":
                     if self.frames(stream) is None:
-                        _reply(conn, write, cseq, "404 Not Found")
+                        _reply(out, write, cseq, "404 Not Found")
                         continue
                     sdp = (f"v=0\r\no=- 0 0 IN IP4 {self.host}\r\ns=gate-sim\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
                            f"a=control:*\r\nm=video 0 RTP/AVP {self.payload.pt}\r\n"
                            f"a=rtpmap:{self.payload.pt} {self.payload.rtpmap}\r\n"
                            + (f"a=fmtp:{self.payload.pt} {self.payload.fmtp}\r\n" if self.payload.fmtp else "")
                            + "a=control:track0\r\n").encode()
-                    _reply(conn, write, cseq, "200 OK", {"Content-Base": url.rstrip("/") + "/",
+                    _reply(out, write, cseq, "200 OK", {"Content-Base": url.rstrip("/") + "/",
                                                          "Content-Type": "application/sdp"}, sdp)
                 elif method == "SETUP":
                     transport = headers.get("transport", "")
                     if "interleaved" in transport or "TCP" in transport:
-                        _reply(conn, write, cseq, "200 OK", {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1",
+                        _reply(out, write, cseq, "200 OK", {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1",
                                                              "Session": "4747;timeout=60"})
                         continue
                     ports = _client_ports(transport)
                     if not self.udp or ports is None:
-                        _reply(conn, write, cseq, "461 Unsupported Transport")
+                        _reply(out, write, cseq, "461 Unsupported Transport")
                         continue
                     if udp is None:
                         rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                         rtp.bind((self.host, 0))
                         udp = (rtp, (conn.getpeername()[0], ports[0]))
                     sport = udp[0].getsockname()[1]
-                    _reply(conn, write, cseq, "200 OK", {
+                    _reply(out, write, cseq, "200 OK", {
                         "Transport": f"RTP/AVP;unicast;client_port={ports[0]}-{ports[1]};server_port={sport}-{sport + 1}",
                         "Session": "4747;timeout=60"})
                 elif method == "PLAY":
-                    _reply(conn, write, cseq, "200 OK", {"Session": "4747", "Range": "npt=0.000-"})
+                    _reply(out, write, cseq, "200 OK", {"Session": "4747", "Range": "npt=0.000-"})
                     if not playing.is_set():
                         playing.set()
                         self.sessions += 1
-                        self.transports.append("udp" if udp else "tcp")
-                        threading.Thread(target=self._send, args=(conn, write, stream, udp, playing),
+                        self.transports.append("http" if out is not conn else "udp" if udp else "tcp")
+                        threading.Thread(target=self._send, args=(out, write, stream, udp, playing),
                                          daemon=True).start()
                 elif method == "GET_PARAMETER":
-                    _reply(conn, write, cseq, "200 OK", {"Session": "4747"})
+                    _reply(out, write, cseq, "200 OK", {"Session": "4747"})
                 elif method == "TEARDOWN":
-                    _reply(conn, write, cseq, "200 OK", {"Session": "4747"})
+                    _reply(out, write, cseq, "200 OK", {"Session": "4747"})
                     return
                 else:
-                    _reply(conn, write, cseq, "405 Method Not Allowed")
+                    _reply(out, write, cseq, "405 Method Not Allowed")
         except OSError:
             return
         finally:
             playing.clear()
             self._drop(conn)
+            if out is not conn:
+                self._drop(out)
             if udp is not None:
                 udp[0].close()
 
@@ -343,14 +390,9 @@ def _request(rfile: BinaryIO) -> tuple[str, str, dict[str, str]] | None:
         parts = line.split()
         if len(parts) != 3 or not parts[2].startswith("RTSP/"):
             return None
-        headers: dict[str, str] = {}
-        while True:
-            h = rfile.readline(4096).decode("latin-1")
-            if not h.strip():
-                break
-            if ":" in h:
-                k, v = h.split(":", 1)
-                headers[k.strip().lower()] = v.strip()
+        headers = read_headers(rfile)
+        if headers is None:
+            return None
         if int(headers.get("content-length", "0") or 0):
             rfile.read(int(headers["content-length"]))
         return parts[0], parts[1], headers

@@ -193,6 +193,11 @@ def test_a_tunnel_post_without_its_get_is_refused():
                 while chunk := s.recv(4096):
                     reply += chunk
                 assert reply.startswith(b"HTTP/1.0 400"), reply
+        with socket.create_connection((server.host, server.port), timeout=5) as s:  # a GET left alone
+            s.sendall(b"GET /cam HTTP/1.0\r\nx-sessioncookie: lonely\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.0 200")
+            assert wait_for(lambda: "lonely" in server._tunnels)
+        assert wait_for(lambda: "lonely" not in server._tunnels)  # forgotten once it closes
         assert server.transports == []
 
 

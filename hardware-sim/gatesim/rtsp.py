@@ -248,13 +248,18 @@ class RtspServer:
                     self._tunnels[cookie] = conn
                 conn.sendall(f"HTTP/1.0 200 OK\r\nContent-Type: {TUNNELLED}\r\nCache-Control: no-cache\r\n"
                              "Pragma: no-cache\r\nConnection: close\r\n\r\n".encode())
-                return
-            with self._lock:
-                out = self._tunnels.pop(cookie, None) if method == "POST" and cookie else None
-            if out is not None:
-                self._session(conn, io.BufferedReader(Base64Reader(rfile)), out)
-                return
-            conn.sendall(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n")
+                while rfile.read1(4096):  # nothing more comes on a GET: this waits for the tunnel's end
+                    pass
+                with self._lock:  # closed before its POST came: forget it
+                    if self._tunnels.get(cookie) is conn:
+                        del self._tunnels[cookie]
+            else:
+                with self._lock:
+                    out = self._tunnels.pop(cookie, None) if method == "POST" and cookie else None
+                if out is not None:
+                    self._session(conn, io.BufferedReader(Base64Reader(rfile)), out)
+                    return
+                conn.sendall(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n")
         except OSError:
             pass
         self._drop(conn)
@@ -326,7 +331,9 @@ class RtspServer:
         finally:
             playing.clear()
             self._drop(conn)
-            if out is not conn:
+            if out is not conn:  # the tunnel's GET: shut, so that its waiting thread sees the end too
+                with contextlib.suppress(OSError):
+                    out.shutdown(socket.SHUT_RDWR)
                 self._drop(out)
             if udp is not None:
                 udp[0].close()

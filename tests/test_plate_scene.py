@@ -349,6 +349,20 @@ def test_line_angle_is_the_long_sides_direction(theta: float):
     assert lines.line_angle(upright) == pytest.approx(expected, abs=0.5)
 
 
+@pytest.mark.parametrize("off", [-9.0, -6.0, -3.0, 0.0, 2.0, 5.0, 8.0])
+def test_a_block_is_turned_to_where_its_rows_lie_level(off: float):
+    """A two-row plate the detector returns as one block, its rectangle leaning ``off`` degrees from its
+    rows (as perspective makes it), is cut along the rows; a one-row line is left as it came."""
+    image = np.full((400, 600, 3), 90, np.uint8)
+    plate = render_plate("59-L2 149.99", "vn2", random.Random(1), height=140)
+    h, w = plate.shape[:2]
+    image[130:130 + h, 200:200 + w] = plate
+    block = cv2.boxPoints(((200 + w / 2, 130 + h / 2), (w + 10, h + 10), off))
+    assert lines.line_angle(lines._levelled(image, block)) == pytest.approx(0.0, abs=1.5)
+    line = cv2.boxPoints(((300.0, 200.0), (240.0, 40.0), off))
+    assert np.array_equal(lines._levelled(image, line), line)
+
+
 @pytest.mark.parametrize("theta", [-60.0, -50.0, -30.0, 0.0, 20.0, 44.0, 47.0, 55.0, 70.0])
 def test_a_line_is_cut_along_its_length_left_to_right(theta: float):
     """A line turned past 45° (a car parked askew below a camera) is still cut along its length, with

@@ -31,6 +31,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import BinaryIO
 
 import cv2
@@ -236,23 +237,15 @@ class RtspServer:
         else:
             self._session(conn, rfile, conn)
 
-    def _tunnel(self, conn: socket.socket, rfile: BinaryIO) -> None:
+    def _tunnel(self, conn: socket.socket, rfile: io.BufferedReader) -> None:
         """One half of an RTSP session tunnelled over HTTP. The GET is answered and kept, by its
         cookie, for the POST with the same cookie, whose decoded body then runs the session with
         its replies and RTP on the GET connection."""
-        try:
+        with contextlib.suppress(OSError):  # a client gone mid-way: its connection is dropped below
             req = http_request(rfile)
             method, cookie = (req[0], req[2].get("x-sessioncookie", "")) if req else ("", "")
             if method == "GET" and cookie:
-                with self._lock:
-                    self._tunnels[cookie] = conn
-                conn.sendall(f"HTTP/1.0 200 OK\r\nContent-Type: {TUNNELLED}\r\nCache-Control: no-cache\r\n"
-                             "Pragma: no-cache\r\nConnection: close\r\n\r\n".encode())
-                while rfile.read1(4096):  # nothing more comes on a GET: this waits for the tunnel's end
-                    pass
-                with self._lock:  # closed before its POST came: forget it
-                    if self._tunnels.get(cookie) is conn:
-                        del self._tunnels[cookie]
+                self._tunnel_get(conn, rfile, cookie)
             else:
                 with self._lock:
                     out = self._tunnels.pop(cookie, None) if method == "POST" and cookie else None
@@ -260,9 +253,21 @@ class RtspServer:
                     self._session(conn, io.BufferedReader(Base64Reader(rfile)), out)
                     return
                 conn.sendall(b"HTTP/1.0 400 Bad Request\r\nConnection: close\r\n\r\n")
-        except OSError:
-            pass
         self._drop(conn)
+
+    def _tunnel_get(self, conn: socket.socket, rfile: io.BufferedReader, cookie: str) -> None:
+        """Answer a tunnel's GET, keep it for its POST, and wait for the tunnel's end (the client sends
+        nothing more on a GET); forget it then, if no POST came for it."""
+        with self._lock:
+            self._tunnels[cookie] = conn
+        conn.sendall(f"HTTP/1.0 200 OK\r\nContent-Type: {TUNNELLED}\r\nCache-Control: no-cache\r\n"
+                     "Pragma: no-cache\r\nConnection: close\r\n\r\n".encode())
+        stray = sum(len(chunk) for chunk in iter(partial(rfile.read1, 4096), b""))
+        if stray:
+            log.debug("rtsp tunnel %s: %d bytes on the GET ignored", cookie, stray)
+        with self._lock:
+            if self._tunnels.get(cookie) is conn:
+                del self._tunnels[cookie]
 
     def _session(self, conn: socket.socket, rfile: BinaryIO, out: socket.socket) -> None:
         """RTSP requests read from ``rfile`` (``conn``'s, or a tunnel's decoded POST body), replies and

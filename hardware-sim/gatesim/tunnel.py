@@ -51,7 +51,7 @@ class Base64Reader(io.RawIOBase):
     stream ends that request only; whitespace is skipped. Text that is not base64 ends the stream, as
     a closed connection does."""
 
-    def __init__(self, raw: BinaryIO):
+    def __init__(self, raw: io.BufferedIOBase):
         self.raw = raw
         self._text = b""
         self._out = b""
@@ -61,7 +61,7 @@ class Base64Reader(io.RawIOBase):
 
     def readinto(self, buf: bytearray | memoryview) -> int:  # type: ignore[override]
         while not self._out:
-            chunk = self.raw.read1(4096) if hasattr(self.raw, "read1") else self.raw.read(4096)
+            chunk = self.raw.read1(4096)
             if not chunk:
                 return 0
             self._text += b"".join(chunk.split())

@@ -12,6 +12,9 @@ OpenVINO CPU runtime):
   ``real_scene_tilted_accuracy`` the same with each plate turned up to ±15° and foreshortened up to 15 %;
 - ``cn_turned_scene_accuracy``: synthetic CN plates turned 20-55° either way in 720×1160 portrait
   stills (a car parked askew below a camera), read as still frames;
+- ``cn_turned_crop_accuracy`` and ``cn_turned_crop_94x24_accuracy``: synthetic CN plates turned 10-40°
+  either way, cut at their upright box (as crop sets cut them) and read as crops, as cut and squeezed
+  to 94×24;
 - ``*_accuracy_audited`` (the shared crops only): the same reads against the hand-audited held-out
   labels (``edge.plate.training.heldout``; crops a person cannot read are left out);
 - ``sustained_fps``: frames/s through the gate's reader (detect, recognise, vote) for ``--sustain-s``;
@@ -59,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-baseline", action="store_true", help="skip the general-OCR baseline")
     p.add_argument("--modes-repeats", type=positive_int, default=15,
                    help="passes timed per detector inference mode (benchmarks/plate_modes.py)")
-    p.add_argument("--turned", type=positive_int, default=40, help="CN scenes with the plate turned 20-55°")
+    p.add_argument("--turned", type=positive_int, default=40, help="CN scenes with the plate turned 20-55°, and CN box crops turned 10-40°")
     p.add_argument("--seed", type=int, default=7)
 
 
@@ -138,7 +141,8 @@ def _ours(crops, frames, args) -> dict[str, Any]:
     log.info("frames: %d timed", len(frames))
     real_scenes = _real_scenes(crops, pipe, args) if args.crops_manifest else {}
     turned = _turned_cn_scenes(pipe, args.turned, random.Random(args.seed + 2))
-    return {**real_scenes, **turned, "crop_p50_ms": _pct(crop_ms, 50), "crop_p95_ms": _pct(crop_ms, 95),
+    boxes = _turned_cn_box_crops(pipe, args.turned, random.Random(args.seed + 3))
+    return {**real_scenes, **turned, **boxes, "crop_p50_ms": _pct(crop_ms, 50), "crop_p95_ms": _pct(crop_ms, 95),
             **_accuracy(crop_reads, crops, "crop_accuracy"), "crops": len(crops),
             "frame_p50_ms": _pct(frame_ms, 50), "frame_p95_ms": _pct(frame_ms, 95),
             "frame_accuracy": round(frame_ok / len(frames), 4), "frames": len(frames),
@@ -195,6 +199,36 @@ def _turned_cn_scenes(pipe, n: int, rng: random.Random) -> dict[str, Any]:
     log.info("turned CN scenes: %d read", n)
     return {"cn_turned_scene_accuracy": round(ok / n, 4), "cn_turned_scenes": n,
             "cn_turned_scene_p50_ms": _pct(ms, 50), "cn_turned_scene_p95_ms": _pct(ms, 95)}
+
+
+#: Turn (degrees, either way) of the CN plates in the turned box crops, and the fixed size some crop
+#: sets squeeze every crop to (the LPRNet input; CCPD's crops).
+BOX_DEGREES, SQUEEZED = (10.0, 40.0), (94, 24)
+
+
+def _turned_cn_box_crops(pipe, n: int, rng: random.Random) -> dict[str, Any]:
+    """Synthetic CN plates turned 10-40° either way, cut at their upright box and read as crops
+    (``read_crop``): as they are, and squeezed to 94×24. Whether a turned plate's box is straightened
+    (:mod:`edge.plate.rectify`)."""
+    out: dict[str, Any] = {}
+    for key, squeeze in (("cn_turned_crop", False), ("cn_turned_crop_94x24", True)):
+        r = random.Random(rng.random())
+        ms, ok = [], 0
+        for _ in range(n):
+            text = random_text("cn", r)
+            angle = r.choice([-1, 1]) * r.uniform(*BOX_DEGREES)
+            frame, (x, y, w, h) = render_scene(text, "cn", r, plate_width=r.randint(160, 260), angle=angle)
+            crop = frame[y:y + h, x:x + w]
+            if squeeze:
+                crop = cv2.resize(crop, SQUEEZED, interpolation=cv2.INTER_AREA)
+            t0 = time.perf_counter()
+            read = pipe.read_crop(crop)
+            ms.append((time.perf_counter() - t0) * 1000)
+            ok += comparable(read.text) == comparable(text)
+        out.update({f"{key}_accuracy": round(ok / n, 4), f"{key}_p50_ms": _pct(ms, 50),
+                    f"{key}_p95_ms": _pct(ms, 95)})
+    log.info("turned CN box crops: %d read, twice", n)
+    return {**out, "cn_turned_crops": n}
 
 
 def sustain(seconds: float, frames_file: Path) -> dict[str, Any]:

@@ -253,3 +253,23 @@ def test_turned_cn_scenes_count_the_plates_read() -> None:
     assert figures["cn_turned_scenes"] == 3 and figures["cn_turned_scene_accuracy"] == 1.0
     assert figures["cn_turned_scene_p95_ms"] >= figures["cn_turned_scene_p50_ms"] > 0
     assert plate._turned_cn_scenes(Blind(), 2, random.Random(1))["cn_turned_scene_accuracy"] == 0.0
+
+
+def test_turned_cn_box_crops_count_the_plates_read() -> None:
+    """The figures behind "a crop cut at a turned plate's upright box is straightened" (README)."""
+    import random
+
+    from benchmarks import plate
+    from edge.plate.pipeline import PlatePipeline
+    from edge.plate.recognizer import CropRead
+
+    class Blind(PlatePipeline):
+        def read_crop(self, crop, rows=None, straighten=True):  # type: ignore[override]
+            return CropRead("", 0.0, (), 1, False)
+
+    figures = plate._turned_cn_box_crops(PlatePipeline(), 4, random.Random(1))
+    assert figures["cn_turned_crops"] == 4 and figures["cn_turned_crop_accuracy"] >= 0.75
+    assert figures["cn_turned_crop_p95_ms"] >= figures["cn_turned_crop_p50_ms"] > 0
+    assert 0.0 <= figures["cn_turned_crop_94x24_accuracy"] <= 1.0
+    blind = plate._turned_cn_box_crops(Blind(), 2, random.Random(1))
+    assert blind["cn_turned_crop_accuracy"] == blind["cn_turned_crop_94x24_accuracy"] == 0.0

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from edge.plate import prep
+from edge.plate import prep, rectify
 from edge.plate.detector import TextDetector
 from edge.plate.lines import Candidate, candidates, inside
 from edge.plate.recognizer import CropRead, Recognizer
@@ -18,6 +18,9 @@ FALLBACK_ZOOM = 1.5
 #: A crop read weaker than this (or outside every grammar) gets the detector's help (see read_crop); so
 #: does a thorough frame's best read (see read_frame).
 RESCUE_BELOW = 0.9
+#: A crop read still weaker than this after the detector's help (or outside every grammar) is read again
+#: straightened as the upright box of a turned plate (see read_crop).
+STRAIGHTEN_BELOW = 0.5
 #: A thorough frame whose surest VN/CN read is weaker than this gets the closer look (see read_frame).
 SURE_HOME = 0.8
 #: The deepest look at a still image (see read_frame): a 1920 px frame seen at 1600 px, in 16 tiles.
@@ -51,7 +54,7 @@ class PlatePipeline:
             self._detector = TextDetector()
         return self._detector
 
-    def read_crop(self, crop: np.ndarray, rows: int | None = None) -> CropRead:
+    def read_crop(self, crop: np.ndarray, rows: int | None = None, straighten: bool = True) -> CropRead:
         """A plate crop's read (BGR or grey; ``rows`` given, or told by its shape).
 
         A read below ``RESCUE_BELOW`` or outside every grammar is often a loose crop: a tail light above
@@ -64,6 +67,14 @@ class PlatePipeline:
         around it looks two-row by shape, and labellers mark it so. When the hinted read is weak, the
         other row count is read too and wins if it reads a plate surely (``RESCUE_BELOW``): a plate
         read the wrong way round comes out as garbage, not as a sure plate.
+
+        A read still weak after that (below ``STRAIGHTEN_BELOW``, or below ``RESCUE_BELOW`` in a box
+        that looks one-row, as crops squeezed to 94×24 do) may be a turned plate cut at its upright box:
+        the crop is read again straightened for a range of turns (:mod:`edge.plate.rectify`), and the
+        surest valid view wins if surer. ``straighten=False`` skips that for a crop already cut level
+        (the upright crops of :meth:`read_frame`). A crop that kept its shape and reads fairly is not
+        straightened: real crops are level, and a turn guessed for one reads a character wrong as
+        surely as right (2 of the held-out crops).
         """
         read = self.recognizer.read(crop, rows)  # an empty crop reads blank
         if crop.size == 0 or (read.valid and read.confidence >= RESCUE_BELOW):
@@ -75,10 +86,31 @@ class PlatePipeline:
         # the rescue keeps two rows only where two rows are known (a hint, or the crop's shape): a crop
         # whose shape allows either was read both ways, and a weak two-row read of it is no evidence
         # (a loose one-row plate read as two rows of garbage, "50Z60780" of 闽B·53F68)
+        home = country_of(read.text) != "XX" and read.valid
         known = rows is not None or prep.row_candidates(crop.shape[1], crop.shape[0]) == (read.rows,)
-        f = self._staged(_bgr(crop), read.rows if known else 0, read.confidence,
-                         home=country_of(read.text) != "XX" and read.valid)
-        return read if f is None else CropRead(f.text, f.confidence, f.char_confidence, f.rows, True)
+        f = self._staged(_bgr(crop), read.rows if known else 0, read.confidence, home=home)
+        if f is not None:
+            read = CropRead(f.text, f.confidence, f.char_confidence, f.rows, True)
+        h, w = crop.shape[:2]
+        if not straighten or read.valid and read.confidence >= (
+                RESCUE_BELOW if rectify.may_be_squeezed(w / h, rows) else STRAIGHTEN_BELOW):
+            return read
+        straight = self._straightened(crop, rows, read.confidence if read.valid else 0.0, home)
+        return read if straight is None else straight
+
+    def _straightened(self, crop: np.ndarray, rows: int | None, confidence: float,
+                      home: bool) -> CropRead | None:
+        """The surest plate read of the crop straightened as the upright box of a turned plate
+        (:mod:`edge.plate.rectify`), if it is surer than ``confidence`` (and fits the VN or CN grammar
+        where the first read did)."""
+        views = rectify.views(crop, rows)
+        best = None
+        for r in self.recognizer.read_many(views, [rows] * len(views)) if views else []:
+            if not r.valid or (home and country_of(r.text) == "XX"):
+                continue
+            if r.confidence > confidence and (best is None or r.confidence > best.confidence):
+                best = r
+        return best
 
     def _staged(self, region: np.ndarray, rows: int, confidence: float, home: bool = False) -> FrameRead | None:
         """The best plate read among the detector's lines in ``region`` set on a frame of the compiled
@@ -171,7 +203,7 @@ class PlatePipeline:
 
         found: list[FrameRead] = []
         if upright is not None and upright.size:
-            r = self.read_crop(upright, best.rows)
+            r = self.read_crop(upright, best.rows, straighten=False)  # cut level already
             f = FrameRead(r.text, r.confidence, r.char_confidence, best.box, r.rows) if r.valid else None
             found += [f] if better(f) else []
         if not found or found[0].confidence < RESCUE_BELOW:

@@ -1,0 +1,92 @@
+"""Straightening a crop cut at the upright box of a turned plate (edge.plate.rectify): the geometry."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import cv2
+import numpy as np
+import pytest
+
+from edge.plate import rectify
+from edge.plate.synth import render_plate
+
+
+def _turned(aspect: float, angle: float) -> np.ndarray:
+    """Corners (TL, TR, BR, BL) of a plate of height 1 turned ``angle`` degrees clockwise on screen."""
+    a = math.radians(angle)
+    rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    half = np.array([[-aspect, -1], [aspect, -1], [aspect, 1], [-aspect, 1]]) / 2
+    return half @ rot.T
+
+
+@pytest.mark.parametrize("aspect", [1.4, 2.0, 3.2, 4.7])
+@pytest.mark.parametrize("angle", [-40.0, -25.0, -5.0, 5.0, 20.0, 45.0])
+def test_corners_are_where_a_turned_plate_touches_its_upright_box(aspect: float, angle: float):
+    pts = _turned(aspect, angle)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    shares = (pts - lo) / (hi - lo)  # as shares of the box: the same for a box squeezed to any size
+    assert rectify.corners(aspect, angle) == pytest.approx(shares.astype(np.float32), abs=1e-5)
+
+
+@pytest.mark.parametrize("aspect", [1.4, 3.2, 4.7])
+@pytest.mark.parametrize("angle", [-30.0, -10.0, 5.0, 15.0])
+def test_a_box_that_kept_its_shape_tells_the_plate_shape(aspect: float, angle: float):
+    pts = _turned(aspect, angle)
+    w, h = pts.max(axis=0) - pts.min(axis=0)
+    assert rectify.kept_shape_aspect(w / h, angle) == pytest.approx(aspect, rel=1e-6)
+
+
+def test_no_plate_shape_gives_a_long_box_at_a_steep_turn():
+    # a 94×24 box (3.9:1) holds no plate turned 30°: its box would be far squarer
+    assert rectify.kept_shape_aspect(94 / 24, 30.0) is None
+    assert rectify.kept_shape_aspect(1.0, 5.0) is None  # a square box at 5°: a plate shorter than MIN_ASPECT
+
+
+def test_plate_shapes_of_the_layouts_are_tried_only_in_boxes_that_may_be_squeezed():
+    squeezed = rectify.shapes(94 / 24, None)
+    assert {r for _, r in squeezed} >= set(rectify.ONE_ROW_ASPECTS)
+    assert {a for a, _ in squeezed} == {s * k for k in rectify.ANGLES for s in (1, -1)}
+    # a box that kept its shape is straightened at the one plate shape that gives it its shape
+    kept = rectify.shapes(1.64, None)
+    assert not set(rectify.ONE_ROW_ASPECTS) & {r for _, r in kept}
+    assert all(rectify.kept_shape_aspect(1.64, a) == pytest.approx(r) for a, r in kept)
+    # and a two-row hint takes no one-row plate shape, even in a long box
+    assert all(r <= 3.0 for _, r in rectify.shapes(3.5, 2))
+    assert all(r >= 2.0 for _, r in rectify.shapes(1.64, 1))
+
+
+@pytest.mark.parametrize("layout,angle,squeeze", [("cn", 25.0, False), ("cn", -30.0, True), ("vn1", 20.0, False)])
+def test_the_view_at_the_plates_own_turn_is_the_level_plate(layout: str, angle: float, squeeze: bool):
+    plate = render_plate("苏C·0603T" if layout == "cn" else "51F-065.32", layout, random.Random(4))  # type: ignore[arg-type]
+    ph, pw = plate.shape[:2]
+    canvas = np.full((1000, 1000, 3), 90, np.uint8)
+    dst = (_turned(pw / ph, angle) * ph + 500).astype(np.float32)
+    m = cv2.getPerspectiveTransform(np.float32([[0, 0], [pw, 0], [pw, ph], [0, ph]]), dst)
+    cv2.warpPerspective(plate, m, (1000, 1000), canvas, borderMode=cv2.BORDER_TRANSPARENT)
+    x0, y0 = np.floor(dst.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(dst.max(axis=0)).astype(int)
+    crop = canvas[y0:y1, x0:x1]
+    if squeeze:
+        crop = cv2.resize(crop, (94, 24), interpolation=cv2.INTER_AREA)
+    h, w = crop.shape[:2]
+    shapes = rectify.shapes(w / h, None)
+    views = rectify.views(crop)
+    assert len(views) == len(shapes)
+
+    def likeness(view: np.ndarray) -> float:
+        a = cv2.resize(cv2.cvtColor(view, cv2.COLOR_BGR2GRAY), (188, 48)).astype(np.float32)
+        b = cv2.resize(cv2.cvtColor(plate, cv2.COLOR_BGR2GRAY), (188, 48)).astype(np.float32)
+        return float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
+
+    scores = [likeness(v) for v in views]
+    best = shapes[int(np.argmax(scores))]
+    assert best[0] == angle and max(scores) > (0.7 if squeeze else 0.85), (best, max(scores))
+    level = [s for (a, _), s in zip(shapes, scores) if a == 5.0 * np.sign(angle)]
+    assert max(scores) > max(level) + 0.4  # the true turn stands out from a nearly level view
+
+
+def test_a_crop_too_small_has_no_views():
+    assert rectify.views(np.zeros((3, 40, 3), np.uint8)) == []
+    assert rectify.views(np.zeros((24, 94), np.uint8))  # grey crops straighten too

@@ -587,8 +587,14 @@ class _StraighteningRecognizer:
     # a box that kept its shape and reads fairly (at least STRAIGHTEN_BELOW) is not straightened: real
     # crops are level, and a turn guessed for them reads one character wrong as surely as right
     ((60, 98), _cr("59X267178", 0.85, 2), [_cr("59X207178", 0.99, 2)], "59X267178"),
-    # a box that may be squeezed (looks one-row) is straightened below RESCUE_BELOW
+    # a box that may be squeezed (looks one-row) is straightened below STRAIGHTEN_SQUEEZED_BELOW, even
+    # a sure read (a CN plate turned 10° read level confuses a character at 0.92-0.95)
     ((24, 94), _cr("冀H5V02J", 0.85, 1), [_cr("冀H5V93J", 0.99, 1)], "冀H5V93J"),
+    ((24, 94), _cr("冀Q88230", 0.94, 1), [_cr("冀Q8823Q", 0.99, 1)], "冀Q8823Q"),
+    # but a sure read only has a character corrected, none lost (a Croatian crop's last "I")
+    ((24, 94), _cr("ZG424RI", 0.93, 1), [_cr("ZG424R", 0.99, 1)], "ZG424RI"),
+    ((24, 94), _cr("冀Q8823Q", 0.98, 1), [_cr("冀Q88230", 0.99, 1)], "冀Q8823Q"),  # sure enough as it is
+    ((60, 98), _cr("冀Q88230", 0.94, 1), [_cr("冀Q8823Q", 0.99, 1)], "冀Q88230"),  # a box that kept its shape
 ])
 def test_a_weak_crop_read_is_replaced_by_a_surer_straightened_view(shape, first, views, expected):
     rec = _StraighteningRecognizer(first, views)

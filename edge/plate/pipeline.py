@@ -21,6 +21,10 @@ RESCUE_BELOW = 0.9
 #: A crop read still weaker than this after the detector's help (or outside every grammar) is read again
 #: straightened as the upright box of a turned plate (see read_crop).
 STRAIGHTEN_BELOW = 0.5
+#: The same for a box that looks one-row, as a crop squeezed to a fixed size (94×24) does: a CN plate
+#: turned 10° and squeezed reads a character wrong at 0.92-0.95, and nearly level crops read no
+#: differently (300 degraded 94×24 CN crops turned ±6°: the same reads at 0.9 and 0.97).
+STRAIGHTEN_SQUEEZED_BELOW = 0.97
 #: A thorough frame whose surest VN/CN read is weaker than this gets the closer look (see read_frame).
 SURE_HOME = 0.8
 #: The deepest look at a still image (see read_frame): a 1920 px frame seen at 1600 px, in 16 tiles.
@@ -68,17 +72,35 @@ class PlatePipeline:
         other row count is read too and wins if it reads a plate surely (``RESCUE_BELOW``): a plate
         read the wrong way round comes out as garbage, not as a sure plate.
 
-        A read still weak after that (below ``STRAIGHTEN_BELOW``, or below ``RESCUE_BELOW`` in a box
-        that looks one-row, as crops squeezed to 94×24 do) may be a turned plate cut at its upright box:
-        the crop is read again straightened for a range of turns (:mod:`edge.plate.rectify`), and the
-        surest valid view wins if surer. ``straighten=False`` skips that for a crop already cut level
-        (the upright crops of :meth:`read_frame`). A crop that kept its shape and reads fairly is not
-        straightened: real crops are level, and a turn guessed for one reads a character wrong as
-        surely as right (2 of the held-out crops).
+        A read still weak after that (below ``STRAIGHTEN_BELOW``; in a box that looks one-row, as crops
+        squeezed to 94×24 do, below ``STRAIGHTEN_SQUEEZED_BELOW``) may be a turned plate cut at its
+        upright box: the crop is read again straightened for a range of turns
+        (:mod:`edge.plate.rectify`), and the surest valid view wins if surer (a sure read only by a view
+        of the same length: a turned plate read level confuses a character, it does not lose one).
+        ``straighten=False`` skips that for a crop already cut level (the upright crops of
+        :meth:`read_frame`). A crop that kept its shape and reads fairly is not straightened: real crops
+        are level, and a turn guessed for one reads a character wrong as surely as right (2 of the
+        held-out crops).
         """
         read = self.recognizer.read(crop, rows)  # an empty crop reads blank
-        if crop.size == 0 or (read.valid and read.confidence >= RESCUE_BELOW):
+        if crop.size == 0:
             return read
+        home = country_of(read.text) != "XX" and read.valid
+        if not (read.valid and read.confidence >= RESCUE_BELOW):
+            read = self._rescued(crop, rows, read, home)
+        h, w = crop.shape[:2]
+        limit = STRAIGHTEN_SQUEEZED_BELOW if rectify.may_be_squeezed(w / h, rows) else STRAIGHTEN_BELOW
+        if not straighten or (read.valid and read.confidence >= limit):
+            return read
+        # a sure read (a squeezed box's, below STRAIGHTEN_SQUEEZED_BELOW) may only have a character
+        # corrected: a turned plate read level confuses one, and a view that loses one is a worse look
+        sure = read.valid and read.confidence >= RESCUE_BELOW
+        straight = self._straightened(crop, rows, read.confidence if read.valid else 0.0, home,
+                                      length=len(read.text) if sure else None)
+        return read if straight is None else straight
+
+    def _rescued(self, crop: np.ndarray, rows: int | None, read: CropRead, home: bool) -> CropRead:
+        """A weak crop read after the detector's help (see :meth:`read_crop`)."""
         if rows is not None:
             other = self.recognizer.read(crop, 3 - rows)
             if other.valid and other.confidence >= max(RESCUE_BELOW, read.confidence):
@@ -86,27 +108,19 @@ class PlatePipeline:
         # the rescue keeps two rows only where two rows are known (a hint, or the crop's shape): a crop
         # whose shape allows either was read both ways, and a weak two-row read of it is no evidence
         # (a loose one-row plate read as two rows of garbage, "50Z60780" of 闽B·53F68)
-        home = country_of(read.text) != "XX" and read.valid
         known = rows is not None or prep.row_candidates(crop.shape[1], crop.shape[0]) == (read.rows,)
         f = self._staged(_bgr(crop), read.rows if known else 0, read.confidence, home=home)
-        if f is not None:
-            read = CropRead(f.text, f.confidence, f.char_confidence, f.rows, True)
-        h, w = crop.shape[:2]
-        if not straighten or read.valid and read.confidence >= (
-                RESCUE_BELOW if rectify.may_be_squeezed(w / h, rows) else STRAIGHTEN_BELOW):
-            return read
-        straight = self._straightened(crop, rows, read.confidence if read.valid else 0.0, home)
-        return read if straight is None else straight
+        return read if f is None else CropRead(f.text, f.confidence, f.char_confidence, f.rows, True)
 
     def _straightened(self, crop: np.ndarray, rows: int | None, confidence: float,
-                      home: bool) -> CropRead | None:
+                      home: bool, length: int | None = None) -> CropRead | None:
         """The surest plate read of the crop straightened as the upright box of a turned plate
         (:mod:`edge.plate.rectify`), if it is surer than ``confidence`` (and fits the VN or CN grammar
         where the first read did)."""
         views = rectify.views(crop, rows)
         best = None
         for r in self.recognizer.read_many(views, [rows] * len(views)) if views else []:
-            if not r.valid or (home and country_of(r.text) == "XX"):
+            if not r.valid or (home and country_of(r.text) == "XX") or length not in (None, len(r.text)):
                 continue
             if r.confidence > confidence and (best is None or r.confidence > best.confidence):
                 best = r

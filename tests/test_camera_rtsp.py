@@ -1,6 +1,6 @@
 """The box's RTSP path (OpenCV's FFmpeg backend) against gate-sim's RTSP camera: a real RTSP/RTP
-session over TCP or UDP carrying JPEG, H.264 or H.265, frames decoded, a camera that reboots, a lossy
-link, and a plate read from what came over the wire."""
+session over TCP, UDP, multicast or an HTTP tunnel carrying JPEG, H.264 or H.265, frames decoded, a
+camera that reboots, a lossy link, and a plate read from what came over the wire."""
 
 from __future__ import annotations
 
@@ -199,6 +199,111 @@ def test_a_tunnel_post_without_its_get_is_refused():
             assert wait_for(lambda: "lonely" in server._tunnels)
         assert wait_for(lambda: "lonely" not in server._tunnels)  # forgotten once it closes
         assert server.transports == []
+
+
+def _group_receiver(group: str, port: int):
+    """A UDP socket joined to the multicast group on ``port``, as another viewer on the site would be."""
+    import socket
+
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("", port))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4s4s", socket.inet_aton(group),
+                                                                          socket.inet_aton("0.0.0.0")))
+    s.settimeout(1.0)
+    return s
+
+
+def _datagrams(s, seconds: float) -> int:
+    import socket
+
+    n, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            s.recv(65536)
+            n += 1
+        except socket.timeout:
+            pass
+    return n
+
+
+@pytest.mark.parametrize("codec", ["jpeg", "h264"])
+def test_rtp_multicast_is_one_stream_for_every_viewer(codec):
+    """``multicast``: the camera names a group and a port in its SETUP reply and FFmpeg joins it. Two
+    boxes watching one camera get whole frames from one sender; when both leave the stream stops (no
+    datagram reaches the group), and the next viewer starts it again."""
+    with RtspServer(lambda path: halves(), fps=10, codec=codec) as server:
+        cams = [camera(server.url("cam")) for _ in range(2)]
+        for cam in cams:
+            cam.cfg = cam.cfg.model_copy(update={"rtsp_transport": "multicast"})
+            cam.start()
+        try:
+            for cam in cams:
+                assert wait_for(lambda: cam.latest() is not None and cam.health().fps > 3)
+                got = cam.latest().image
+                assert np.abs(got[120, 80].astype(int) - (0, 0, 255)).max() < 12
+                assert np.abs(got[120, 240].astype(int) - (255, 0, 0)).max() < 12
+        finally:
+            for cam in cams:
+                cam.stop()
+        assert server.transports == ["multicast", "multicast"] and server.multicast_senders == 1
+        listener = _group_receiver(server.multicast, server._groups.port("cam"))
+        try:
+            time.sleep(0.5)  # the last sender's frame in flight
+            assert _datagrams(listener, 1.5) == 0, "the stream outlived its last viewer"
+            again = camera(server.url("cam"))
+            again.cfg = again.cfg.model_copy(update={"rtsp_transport": "multicast"})
+            again.start()
+            try:
+                assert wait_for(lambda: again.latest() is not None)
+                assert _datagrams(listener, 1.0) > 0  # another viewer on the site sees the same stream
+            finally:
+                again.stop()
+        finally:
+            listener.close()
+        assert server.multicast_senders == 2
+
+
+def _rtsp_setup(server: RtspServer, transport: str) -> str:
+    import socket
+
+    with socket.create_connection((server.host, server.port), timeout=5) as s:
+        s.sendall(f"SETUP {server.url('cam')}/track0 RTSP/1.0\r\nCSeq: 3\r\nTransport: {transport}\r\n\r\n"
+                  .encode())
+        return s.recv(4096).decode()
+
+
+def test_multicast_setup_names_the_group_or_is_refused():
+    with RtspServer(lambda path: halves(), fps=10, multicast="239.255.47.9") as server:
+        reply = _rtsp_setup(server, "RTP/AVP/UDP;multicast")
+        assert reply.startswith("RTSP/1.0 200")
+        port = server._groups.port("cam")
+        assert port % 2 == 0  # RTP on an even port, RTCP on the next
+        assert f"RTP/AVP;multicast;destination=239.255.47.9;port={port}-{port + 1};ttl=1" in reply
+    with RtspServer(lambda path: halves(), fps=10, multicast=None) as server:  # multicast off in the camera
+        assert _rtsp_setup(server, "RTP/AVP/UDP;multicast").startswith("RTSP/1.0 461")
+        assert server.transports == []
+
+
+def test_multicast_groups_start_one_sender_per_path():
+    from gatesim.multicast import Groups
+
+    groups = Groups()
+    try:
+        first = groups.join("a")
+        assert first is not None and first[1].is_set()
+        assert groups.join("a") is None  # a second viewer: the same stream
+        assert groups.join("b") is not None and groups.port("a") != groups.port("b")
+        groups.leave("a")
+        assert first[1].is_set()
+        groups.leave("a")
+        assert not first[1].is_set()  # the last viewer left: the sender stops
+        groups.leave("a")  # a session ending twice changes nothing
+        again = groups.join("a")
+        assert again is not None and again[1] is not first[1] and not first[1].is_set()
+        assert groups.senders_started == 3
+    finally:
+        groups.close()
 
 
 def test_tunnel_body_decodes_request_by_request():

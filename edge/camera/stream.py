@@ -234,13 +234,14 @@ def _open(url: str, timeout_s: float, transport: str = "tcp") -> cv2.VideoCaptur
     when the variable is not set at all, for UDP first when it is set without a transport), so the
     variable is set for that moment only, under a lock (two cameras may open at once), keeping any
     other options the operator set there. ``auto`` is FFmpeg's ``udp+tcp``: UDP, then TCP when the
-    camera refuses UDP; ``http`` tunnels RTSP and RTP over HTTP (FFmpeg's own name for it)."""
+    camera refuses UDP; ``http`` tunnels RTSP and RTP over HTTP (FFmpeg's own name for it);
+    ``multicast`` is FFmpeg's ``udp_multicast``: the camera names a group, and FFmpeg joins it."""
     ms = int(timeout_s * 1000)
     params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
     with _env_lock:
         before = os.environ.get(_FFMPEG_OPTIONS)
         kept = [o for o in (before or "").split("|") if o and not o.startswith("rtsp_transport;")]
-        flags = "udp+tcp" if transport == "auto" else transport
+        flags = {"auto": "udp+tcp", "multicast": "udp_multicast"}.get(transport, transport)
         os.environ[_FFMPEG_OPTIONS] = "|".join([*kept, f"rtsp_transport;{flags}"])
         try:
             return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)

@@ -157,11 +157,13 @@ class StreamCamera(Strict):
     url: str = Field(max_length=500, pattern=r"^(https?://\S+|rtsp://\S+|usb:\d{1,2}|file:\S+)$",
                      description="http(s)://… MJPEG, rtsp://…, usb:N (device index) or file:PATH")
     timeout_s: float = Field(default=5.0, gt=0, le=60, description="Connect/read timeout before reconnecting")
-    rtsp_transport: Literal["tcp", "udp", "auto", "http"] = Field(
+    rtsp_transport: Literal["tcp", "udp", "auto", "http", "multicast"] = Field(
         default="tcp", description="RTSP only: RTP over the RTSP TCP connection (default: no smeared frames "
         "from lost packets, passes NAT and firewalls), over UDP, auto: UDP, then TCP when the camera "
-        "refuses UDP, or http: RTSP and RTP tunnelled over HTTP on the RTSP port (a camera behind a proxy "
-        "or a firewall that lets only HTTP through)")
+        "refuses UDP, http: RTSP and RTP tunnelled over HTTP on the RTSP port (a camera behind a proxy "
+        "or a firewall that lets only HTTP through), or multicast: RTP over UDP to the multicast group "
+        "the camera names, which the box joins (one stream from the camera for every viewer on the "
+        "site's network)")
     reconnect_min_s: float = Field(default=0.5, gt=0, le=60, description="First wait before reconnecting")
     reconnect_max_s: float = Field(default=30.0, gt=0, le=600, description="Cap of the doubling reconnect wait")
     roi: tuple[int, int, int, int] | None = Field(

@@ -24,7 +24,7 @@ def camera() -> None:
 @camera.command("probe")
 @click.option("--url", help="Probe this stream (http(s)://, rtsp://, usb:N, file:PATH) instead of the "
                             "configured camera.")
-@click.option("--transport", type=click.Choice(["tcp", "udp", "auto", "http"]),
+@click.option("--transport", type=click.Choice(["tcp", "udp", "auto", "http", "multicast"]),
               help="RTSP transport (default: the configured camera's; tcp for --url).")
 @click.option("--seconds", type=click.FloatRange(1, 120), default=10.0, show_default=True,
               help="How long to watch the stream (an RTSP camera takes a few seconds to start).")

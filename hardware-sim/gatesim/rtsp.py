@@ -1,7 +1,8 @@
 """A small RTSP camera: JPEG frames as RTP (RFC 2435), H.264 (:mod:`gatesim.h264`) or H.265
 (:mod:`gatesim.h265`), interleaved on
-the RTSP connection (RFC 2326 §10.12), as UDP datagrams to the client's port, or tunnelled over
-HTTP (:mod:`gatesim.tunnel`: a GET connection carries the replies and the RTP, a POST connection the
+the RTSP connection (RFC 2326 §10.12), as UDP datagrams to the client's port, to a multicast group
+every viewer of a path joins (:mod:`gatesim.multicast`), or tunnelled over HTTP
+(:mod:`gatesim.tunnel`: a GET connection carries the replies and the RTP, a POST connection the
 client's requests in base64).
 
 Why: most IP cameras at a gate speak RTSP, and the box reads RTSP through OpenCV's FFmpeg backend. A
@@ -9,7 +10,7 @@ test that only ever saw HTTP-MJPEG would leave that path, its timeouts and its r
 This server speaks just enough of the protocol for a real client: OPTIONS, DESCRIBE (an SDP with one
 video track), SETUP over TCP (interleaved) or UDP (``client_port``; with ``udp=False`` a request for
 UDP is answered 461 Unsupported Transport, as by a camera set to TCP only, and FFmpeg may then ask
-for TCP), PLAY, GET_PARAMETER (keep-alive) and TEARDOWN. Frames come from a callable per stream
+for TCP; ``multicast=None`` answers a multicast request so), PLAY, GET_PARAMETER (keep-alive) and TEARDOWN. Frames come from a callable per stream
 path, at ``fps``. The client's RTCP reports, interleaved on channel 1, are read and dropped; over
 UDP none are read (no RTCP port listens). Faults: ``frozen`` (the session stays open, no frames) and
 ``loss`` (a share of the UDP datagrams never sent, as a lossy link drops them).
@@ -37,6 +38,7 @@ from typing import BinaryIO
 import cv2
 import numpy as np
 
+from gatesim.multicast import DEFAULT_GROUP, TTL, Groups
 from gatesim.tunnel import TUNNELLED, Base64Reader, http_request, read_headers
 
 log = logging.getLogger(__name__)
@@ -152,13 +154,15 @@ class RtspServer:
     free port; restarting on the same port (a camera rebooting) works."""
 
     def __init__(self, frames: Callable[[str], np.ndarray | None], host: str = "127.0.0.1", port: int = 0,
-                 fps: float = 10.0, codec: str = "jpeg", udp: bool = True):
+                 fps: float = 10.0, codec: str = "jpeg", udp: bool = True,
+                 multicast: str | None = DEFAULT_GROUP):
         if not 0.2 <= fps <= 30:
             raise ValueError("fps must be 0.2..30")
         self.frames, self.host, self.port, self.fps = frames, host, port, fps
         self.payload = payload_class(codec)
         self.udp = udp  # False: a SETUP for RTP over UDP is answered 461 (a camera behind NAT, TCP only)
-        self.transports: list[str] = []  # "tcp", "udp" or "http" (tunnelled), one per session played
+        self.multicast = multicast  # the group multicast sessions join; None: a camera with multicast off
+        self.transports: list[str] = []  # "tcp", "udp", "multicast" or "http" (tunnelled), one per session played
         self.sessions = 0
         self.frozen = threading.Event()
         """Fault injection: while set, sessions stay open and answer requests but carry no frame (a
@@ -173,6 +177,12 @@ class RtspServer:
         self._conns: list[socket.socket] = []
         self._tunnels: dict[str, socket.socket] = {}  # a tunnel's GET connection, by its session cookie
         self._lock = threading.Lock()
+        self._groups = Groups(multicast or DEFAULT_GROUP)
+
+    @property
+    def multicast_senders(self) -> int:
+        """Multicast senders started: one per path played, however many sessions watch it."""
+        return self._groups.senders_started
 
     def url(self, path: str) -> str:
         return f"rtsp://{self.host}:{self.port}/{path}"
@@ -201,6 +211,7 @@ class RtspServer:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+        self._groups.close()
 
     def __enter__(self) -> "RtspServer":
         return self.start()
@@ -276,6 +287,8 @@ class RtspServer:
         playing = threading.Event()
         path = ""
         udp: tuple[socket.socket, tuple[str, int]] | None = None  # (RTP socket, client's RTP address)
+        group: str | None = None  # the path whose multicast stream this session asked for, then joined
+        joined = False
         try:
             while not self._stop.is_set():
                 req = _request(rfile)
@@ -304,6 +317,15 @@ class RtspServer:
                         _reply(out, write, cseq, "200 OK", {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1",
                                                              "Session": "4747;timeout=60"})
                         continue
+                    if "multicast" in transport:
+                        if self.multicast is None:
+                            _reply(out, write, cseq, "461 Unsupported Transport")
+                            continue
+                        group, port = stream, self._groups.port(stream)
+                        _reply(out, write, cseq, "200 OK", {
+                            "Transport": f"RTP/AVP;multicast;destination={self.multicast};port={port}-{port + 1};"
+                                         f"ttl={TTL}", "Session": "4747;timeout=60"})
+                        continue
                     ports = _client_ports(transport)
                     if not self.udp or ports is None:
                         _reply(out, write, cseq, "461 Unsupported Transport")
@@ -318,7 +340,16 @@ class RtspServer:
                         "Session": "4747;timeout=60"})
                 elif method == "PLAY":
                     _reply(out, write, cseq, "200 OK", {"Session": "4747", "Range": "npt=0.000-"})
-                    if not playing.is_set():
+                    if group is not None and not joined:
+                        joined = True
+                        self.sessions += 1
+                        self.transports.append("multicast")
+                        sender = self._groups.join(group)
+                        if sender is not None:  # the path's first viewer: its stream starts
+                            target = (sender[0], (self.multicast or DEFAULT_GROUP, self._groups.port(group)))
+                            threading.Thread(target=self._send, args=(None, write, group, target, sender[1]),
+                                             daemon=True).start()
+                    elif group is None and not playing.is_set():
                         playing.set()
                         self.sessions += 1
                         self.transports.append("http" if out is not conn else "udp" if udp else "tcp")
@@ -335,6 +366,8 @@ class RtspServer:
             return
         finally:
             playing.clear()
+            if joined and group is not None:
+                self._groups.leave(group)
             self._drop(conn)
             if out is not conn:  # the tunnel's GET: shut, so that its waiting thread sees the end too
                 with contextlib.suppress(OSError):
@@ -343,10 +376,11 @@ class RtspServer:
             if udp is not None:
                 udp[0].close()
 
-    def _send(self, conn: socket.socket, write: threading.Lock, stream: str,
+    def _send(self, conn: socket.socket | None, write: threading.Lock, stream: str,
               udp: tuple[socket.socket, tuple[str, int]] | None, playing: threading.Event) -> None:
         """Frames at ``fps``, interleaved on the RTSP connection or, after a UDP SETUP, as datagrams to
-        the client's RTP port, until the session ends."""
+        the client's RTP port (a multicast group's, with no connection of its own), until the session
+        (or the group's last session) ends."""
         period, seq, due, t0 = 1.0 / self.fps, 0, time.monotonic(), time.monotonic()
         payload = self.payload(self.fps)
         try:
@@ -367,7 +401,7 @@ class RtspServer:
                             self.lost += 1
                             continue
                         udp[0].sendto(p, udp[1])
-                else:
+                elif conn is not None:
                     data = b"".join(b"$\x00" + len(p).to_bytes(2, "big") + p for p in packets)
                     with write:
                         conn.sendall(data)
@@ -375,7 +409,8 @@ class RtspServer:
                 if self._stop.wait(max(0.0, due - time.monotonic())):
                     return
         except OSError:
-            self._drop(conn)
+            if conn is not None:
+                self._drop(conn)
 
     def _drop(self, conn: socket.socket) -> None:
         with self._lock:

@@ -21,6 +21,15 @@ def _turned(aspect: float, angle: float) -> np.ndarray:
     return half @ rot.T
 
 
+def _closed_form(aspect: float, angle: float) -> np.ndarray:
+    """The module note's shares: the top side touched at a of the width, the right side at b."""
+    t = math.radians(abs(angle))
+    a = math.sin(t) / (aspect * math.cos(t) + math.sin(t))
+    b = aspect * math.sin(t) / (aspect * math.sin(t) + math.cos(t))
+    quad = [(a, 0), (1, b), (1 - a, 1), (0, 1 - b)] if angle >= 0 else [(0, b), (1 - a, 0), (1, 1 - b), (a, 1)]
+    return np.float32(quad)
+
+
 @pytest.mark.parametrize("aspect", [1.4, 2.0, 3.2, 4.7])
 @pytest.mark.parametrize("angle", [-40.0, -25.0, -5.0, 5.0, 20.0, 45.0])
 def test_corners_are_where_a_turned_plate_touches_its_upright_box(aspect: float, angle: float):
@@ -28,6 +37,32 @@ def test_corners_are_where_a_turned_plate_touches_its_upright_box(aspect: float,
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     shares = (pts - lo) / (hi - lo)  # as shares of the box: the same for a box squeezed to any size
     assert rectify.corners(aspect, angle) == pytest.approx(shares.astype(np.float32), abs=1e-5)
+    assert rectify.corners(aspect, angle) == pytest.approx(_closed_form(aspect, angle), abs=1e-5)
+
+
+def test_a_foreshortened_plate_is_no_parallelogram_in_its_box():
+    from edge.plate.synth import _paste_turned
+
+    canvas = np.zeros((600, 800), np.uint8)
+    _paste_turned(canvas, np.full((60, 190), 255, np.uint8), (300, 270, 190, 60), 15.0, 0.3)
+    ys, xs = np.nonzero(canvas)
+    box_w, box_h = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+    quad = rectify.corners(190 / 60, 15.0, 0.3) * np.float32([box_w, box_h]) + np.float32([xs.min(), ys.min()])
+    drawn = np.zeros_like(canvas)
+    cv2.fillConvexPoly(drawn, np.round(quad).astype(np.int32), 255)
+    overlap = np.logical_and(drawn > 0, canvas > 0).sum() / np.logical_or(drawn > 0, canvas > 0).sum()
+    assert overlap > 0.97  # the quad is where render_scene pastes the plate
+    left, right = np.linalg.norm(quad[3] - quad[0]), np.linalg.norm(quad[2] - quad[1])
+    assert right / left == pytest.approx(1.3 / 0.7, rel=0.02)
+
+
+def test_second_looks_foreshorten_the_best_turns_and_a_level_plate():
+    more = rectify.foreshortened(94 / 24, None, [(20.0, 3.2), (-15.0, 4.7)])
+    assert {y for _, _, y in more} == set(rectify.YAWS)
+    assert len(more) == len(rectify.YAWS) * (2 + len(rectify.ONE_ROW_ASPECTS))
+    assert (0.0, 3.2, 0.3) in more and (20.0, 3.2, -0.15) in more
+    kept = rectify.foreshortened(2.0, None, [])  # a box that kept its shape: as tall as the taller end
+    assert sorted(r for _, r, _ in kept) == pytest.approx(sorted(2.0 * (1 + abs(y)) for y in rectify.YAWS))
 
 
 @pytest.mark.parametrize("aspect", [1.4, 3.2, 4.7])

@@ -115,16 +115,34 @@ class PlatePipeline:
     def _straightened(self, crop: np.ndarray, rows: int | None, confidence: float,
                       home: bool, length: int | None = None) -> CropRead | None:
         """The surest plate read of the crop straightened as the upright box of a turned plate
-        (:mod:`edge.plate.rectify`), if it is surer than ``confidence`` (and fits the VN or CN grammar
-        where the first read did)."""
-        views = rectify.views(crop, rows)
-        best = None
-        for r in self.recognizer.read_many(views, [rows] * len(views)) if views else []:
-            if not r.valid or (home and country_of(r.text) == "XX") or length not in (None, len(r.text)):
-                continue
-            if r.confidence > confidence and (best is None or r.confidence > best.confidence):
-                best = r
-        return best
+        (:mod:`edge.plate.rectify`), if it is surer than ``confidence`` (fitting the VN or CN grammar
+        where the first read did, and of ``length`` when given). Level views first, in one batch; when
+        none reads surely (``RESCUE_BELOW``), foreshortened ones for the first look's three surest
+        turns, and for none, in a second batch."""
+        h, w = crop.shape[:2]
+        if h < 4 or w < 4:
+            return None
+        shapes = rectify.shapes(w / h, rows)
+        reads = self.recognizer.read_many(rectify.views(crop, rows), [rows] * len(shapes)) if shapes else []
+
+        def surest(found: list[CropRead], than: CropRead | None) -> CropRead | None:
+            for r in found:
+                if not r.valid or (home and country_of(r.text) == "XX") or length not in (None, len(r.text)):
+                    continue
+                if than is None or r.confidence > than.confidence:
+                    than = r
+            return than
+
+        best = surest(reads, None)
+        if best is None or best.confidence < RESCUE_BELOW:
+            ranked = [s for _, s in sorted(zip(reads, shapes), key=lambda rs: -rs[0].confidence)][:3]
+            more = rectify.foreshortened(w / h, rows, ranked)
+            again = self.recognizer.read_many([rectify.view(crop, r, a, y) for a, r, y in more],
+                                              [rows] * len(more))
+            second = surest(again, None)
+            if second is not None and second.confidence >= RESCUE_BELOW and (best is None or second.confidence > best.confidence):
+                best = second
+        return best if best is not None and best.confidence > confidence else None
 
     def _staged(self, region: np.ndarray, rows: int, confidence: float, home: bool = False) -> FrameRead | None:
         """The best plate read among the detector's lines in ``region`` set on a frame of the compiled

@@ -12,6 +12,10 @@ b = r sin θ / (r sin θ + cos θ) of its height; the other two corners sit oppo
 r are tried for each θ: the plate shapes of the layouts read here (a squeezed crop's box says
 nothing of its plate), and the one r that gives the box its own shape (a crop that kept its shape),
 r = (A cos θ − sin θ) / (cos θ − A sin θ) for a box of aspect A.
+
+A plate seen from one side is foreshortened too (one end taller than the other): no parallelogram,
+but still a quadrilateral whose corners the turn, the shape and the foreshortening fix
+(:func:`corners`); :func:`foreshortened` lists those tried in a second look.
 """
 
 from __future__ import annotations
@@ -25,6 +29,10 @@ from edge.plate.prep import ONE_ROW_ABOVE
 
 #: Turns tried, degrees either way. Past 45° a plate's long side stands more upright than level.
 ANGLES = tuple(range(5, 50, 5))
+#: Foreshortening tried in a second look when no level view reads surely: the share by which the
+#: plate's right end is taller than its middle and its left end shorter (negative: the other way), as
+#: a camera off to one side sees it (one end 1.3 times the other's height at 0.15).
+YAWS = (-0.3, -0.15, 0.15, 0.3)
 #: Plate shapes (length over height) tried in every box: one-row CN 440×140 mm and VN 520×110 mm;
 #: two-row VN 330×165 mm (cars, trucks) and 190×140 mm (motorbikes).
 ONE_ROW_ASPECTS = (3.2, 4.7)
@@ -34,19 +42,18 @@ MIN_ASPECT, MAX_ASPECT = 1.2, 6.0
 VIEW_H = 40
 
 
-def corners(aspect: float, angle: float) -> np.ndarray:
+def corners(aspect: float, angle: float, yaw: float = 0.0) -> np.ndarray:
     """The plate's corners (top-left, top-right, bottom-right, bottom-left) as shares of its upright
     box's width and height, for a plate of ``aspect`` turned by ``angle`` degrees (clockwise on screen:
-    its right end lower)."""
-    t = math.radians(abs(angle))
-    s, c = math.sin(t), math.cos(t)
-    a = s / (aspect * c + s)
-    b = aspect * s / (aspect * s + c)
-    if angle >= 0:
-        quad = [(a, 0.0), (1.0, b), (1.0 - a, 1.0), (0.0, 1.0 - b)]
-    else:
-        quad = [(0.0, b), (1.0 - a, 0.0), (1.0, 1.0 - b), (a, 1.0)]
-    return np.float32(quad)
+    its right end lower) and foreshortened by ``yaw`` (its right end taller than its middle by that
+    share, its left end shorter; negative: the other way), as :func:`edge.plate.synth.render_scene`
+    turns one. With no yaw, the corners touch the box's sides at the shares in the module's note."""
+    half = np.array([[-aspect, -1.0], [aspect, -1.0], [aspect, 1.0], [-aspect, 1.0]]) / 2
+    half[:, 1] *= np.where(half[:, 0] > 0, 1 + yaw, 1 - yaw)
+    t = math.radians(angle)
+    pts = half @ np.array([[math.cos(t), -math.sin(t)], [math.sin(t), math.cos(t)]]).T
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return ((pts - lo) / (hi - lo)).astype(np.float32)
 
 
 def kept_shape_aspect(box_aspect: float, angle: float) -> float | None:
@@ -82,19 +89,37 @@ def shapes(box_aspect: float, rows: int | None) -> list[tuple[float, float]]:
     return out
 
 
+def foreshortened(box_aspect: float, rows: int | None,
+                  best: list[tuple[float, float]]) -> list[tuple[float, float, float]]:
+    """(angle, plate aspect, yaw) for a second look when no level view read surely: each of ``YAWS``
+    for the ``best`` (angle, aspect) of the first look, and for a plate not turned at all (the plate
+    shapes of the layouts in a box that may be squeezed; else the one that gives the box its shape,
+    the box as tall as the plate's taller end)."""
+    out = []
+    for yaw in YAWS:
+        level = (ONE_ROW_ASPECTS if may_be_squeezed(box_aspect, rows)
+                 else (box_aspect * (1 + abs(yaw)),))
+        out += [(angle, r, yaw) for angle, r in best]
+        out += [(0.0, r, yaw) for r in level if not (rows == 1 and r < 2.0 or rows == 2 and r > 3.0)]
+    return out
+
+
+def view(crop: np.ndarray, aspect: float, angle: float, yaw: float = 0.0) -> np.ndarray:
+    """The crop straightened as the upright box of a plate of ``aspect`` turned by ``angle`` and
+    foreshortened by ``yaw`` (:func:`corners`): level, and of the plate's own shape (so the recogniser
+    tells its rows as for any crop)."""
+    h, w = crop.shape[:2]
+    oh = VIEW_H * (2 if aspect < 2.5 else 1)
+    ow = max(8, int(round(oh * aspect)))
+    src = corners(aspect, angle, yaw) * np.float32([w, h])
+    dst = np.float32([[0, 0], [ow, 0], [ow, oh], [0, oh]])
+    m = cv2.getPerspectiveTransform(src, dst)
+    return cv2.warpPerspective(crop, m, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 def views(crop: np.ndarray, rows: int | None = None) -> list[np.ndarray]:
-    """The crop straightened for each (turn, plate shape) of :func:`shapes`, each view level and of the
-    plate's own shape (so the recogniser tells its rows as for any crop)."""
+    """The crop straightened for each (turn, plate shape) of :func:`shapes`."""
     h, w = crop.shape[:2]
     if h < 4 or w < 4:
         return []
-    out = []
-    for angle, r in shapes(w / h, rows):
-        oh = VIEW_H * (2 if r < 2.5 else 1)
-        ow = max(8, int(round(oh * r)))
-        src = corners(r, angle) * np.float32([w, h])
-        dst = np.float32([[0, 0], [ow, 0], [ow, oh], [0, oh]])
-        m = cv2.getPerspectiveTransform(src, dst)
-        out.append(cv2.warpPerspective(crop, m, (ow, oh), flags=cv2.INTER_LINEAR,
-                                       borderMode=cv2.BORDER_REPLICATE))
-    return out
+    return [view(crop, r, angle) for angle, r in shapes(w / h, rows)]

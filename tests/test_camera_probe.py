@@ -126,3 +126,17 @@ def test_probe_names_frames_lost_on_a_lossy_rtsp_link(transport: str):
         assert lost and 'rtsp_transport = "tcp"' in lost[0]
     else:
         assert server.lost == 0 and result.fps >= 8 and not lost, result
+
+
+def test_probe_over_rtsp_multicast_joins_the_cameras_group():
+    """``--transport multicast``: the technician checks the stream as the box will take it, from the
+    group the camera names; the camera reports the session as multicast."""
+    scene, _ = render_scene("51F06532", "vn1", random.Random(2))
+    with RtspServer(lambda path: scene, fps=10, codec="jpeg") as server:
+        result = CliRunner().invoke(cli, ["camera", "probe", "--url", server.url("cam"), "--transport", "multicast",
+                                          "--seconds", "4", "--read", "--json"])
+        assert server.transports == ["multicast"] and server.multicast_senders == 1
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["ok"] and out["frames"] >= 10 and out["bad_frames"] == 0
+    assert [p["text"] for p in out["plates"]] == ["51F06532"]

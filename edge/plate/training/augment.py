@@ -1,5 +1,6 @@
 """Camera-like degradations for plate crops: perspective, loose crops, blur, low resolution, glare,
-dirt, night IR, noise and JPEG. Pure numpy/OpenCV so the data workers need no GPU."""
+dirt, night IR, noise and JPEG, and a turned plate's box straightened as the reader straightens it.
+Pure numpy/OpenCV so the data workers need no GPU."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import random
 
 import cv2
 import numpy as np
+
+from edge.plate import rectify
 
 
 def perspective(img: np.ndarray, rng: random.Random, strength: float, pad: float) -> np.ndarray:
@@ -81,3 +84,30 @@ def degrade(img: np.ndarray, rng: random.Random) -> np.ndarray:
         if ok:
             img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     return img
+
+
+#: Size some crop sets squeeze every crop to (CN sets, the LPRNet input).
+SQUEEZED = (94, 24)
+
+
+def straightened(img: np.ndarray, rng: random.Random) -> np.ndarray:
+    """The plate turned 10-40° either way on a plain background, cut at its upright box (squeezed to
+    94×24 half the time, as CN crop sets are), then straightened back by :func:`rectify.view` with the
+    turn off by up to 2.5° and the shape by up to 8 %: what ``PlatePipeline.read_crop`` hands the
+    recogniser when it straightens a turned plate's box, lost detail and a slightly wrong guess
+    included."""
+    h, w = img.shape[:2]
+    angle = rng.choice([-1, 1]) * rng.uniform(10, 40)
+    pad = int(max(h, w) * 0.8)
+    bg = tuple(rng.randint(0, 255) for _ in range(3)) if img.ndim == 3 else rng.randint(0, 255)
+    canvas = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=bg)
+    centre = (pad + w / 2, pad + h / 2)
+    m = cv2.getRotationMatrix2D(centre, -angle, 1.0)  # OpenCV turns counter-clockwise on screen
+    turned = cv2.warpAffine(canvas, m, (canvas.shape[1], canvas.shape[0]), flags=cv2.INTER_LINEAR, borderValue=bg)
+    quad = cv2.transform(np.float32([[[pad, pad], [pad + w, pad], [pad + w, pad + h], [pad, pad + h]]]), m)[0]
+    x0, y0 = np.floor(quad.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
+    crop = turned[max(0, y0):y1, max(0, x0):x1]
+    if rng.random() < 0.5:
+        crop = cv2.resize(crop, SQUEEZED, interpolation=cv2.INTER_AREA)
+    return rectify.view(crop, w / h * rng.uniform(0.92, 1.08), angle + rng.uniform(-2.5, 2.5))

@@ -13,7 +13,7 @@ from edge.plate import prep
 from edge.plate.charset import INDEX, encode
 from edge.plate.synth import LAYOUTS, Layout, random_text, render_plate, rows_of
 from edge.plate.text import SEPARATORS
-from edge.plate.training.augment import degrade, perspective, photometric
+from edge.plate.training.augment import degrade, perspective, photometric, straightened
 
 LAYOUT_WEIGHTS = {"vn1": 0.25, "vn2": 0.33, "cn": 0.26, "latin": 0.16}
 
@@ -37,6 +37,10 @@ LATIN_TWO_ROWS = 0.2
 CUT_LAST = 0.06
 #: Share of VN two-row plates whose bottom row is worn (paint faded in patches, scratched across).
 WORN = 0.08
+#: Share of one-row plates (CN, VN, Latin) turned, cut at their upright box and straightened back as the
+#: reader straightens such a crop (:func:`augment.straightened`): its views lose detail, and its guess
+#: of the turn is a little off.
+STRAIGHTENED = 0.06
 
 
 def synthetic(rng: random.Random, layout: Layout | None = None) -> Sample:
@@ -51,7 +55,10 @@ def synthetic(rng: random.Random, layout: Layout | None = None) -> Sample:
     if layout in ("vn1", "vn2") and rng.random() < CUT_LAST:
         img = cut_last(img, rows, rng)
     img = photometric(img, rng)
-    img = perspective(img, rng, strength=rng.uniform(0.0, 0.08), pad=rng.uniform(0.0, 0.12))
+    if rows == 1 and rng.random() < STRAIGHTENED:
+        img = straightened(img, rng)
+    else:
+        img = perspective(img, rng, strength=rng.uniform(0.0, 0.08), pad=rng.uniform(0.0, 0.12))
     img = degrade(img, rng)
     label = label_of(text)
     assert label is not None, text

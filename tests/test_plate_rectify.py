@@ -125,3 +125,18 @@ def test_the_view_at_the_plates_own_turn_is_the_level_plate(layout: str, angle: 
 def test_a_crop_too_small_has_no_views():
     assert rectify.views(np.zeros((3, 40, 3), np.uint8)) == []
     assert rectify.views(np.zeros((24, 94), np.uint8))  # grey crops straighten too
+
+
+def test_noise_and_odd_shapes_straightened_give_no_sure_plate():
+    """Straightening tries dozens of views of a weak crop: noise must not come out a sure plate from
+    any of them, and odd shapes (a sliver, a grey or BGRA crop, an empty one) read without error."""
+    from edge.plate.pipeline import RESCUE_BELOW, PlatePipeline
+
+    pipe = PlatePipeline()
+    rng = np.random.default_rng(0)
+    shapes = [(24, 94, 3)] * 6 + [(60, 98, 3)] * 6 + [(3, 3, 3), (4, 400, 3), (400, 4, 3), (24, 94), (24, 94, 4),
+                                                     (5, 2000, 3), (0, 0, 3), (1, 1)]
+    for shape in shapes:
+        read = pipe.read_crop(rng.integers(0, 255, shape, dtype=np.uint8))
+        assert not (read.valid and read.confidence >= RESCUE_BELOW), (shape, read)
+    assert pipe.read_crop(np.zeros((24, 94, 3), np.uint8)).confidence < RESCUE_BELOW

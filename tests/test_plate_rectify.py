@@ -107,8 +107,7 @@ def test_the_view_at_the_plates_own_turn_is_the_level_plate(layout: str, angle: 
         crop = cv2.resize(crop, (94, 24), interpolation=cv2.INTER_AREA)
     h, w = crop.shape[:2]
     shapes = rectify.shapes(w / h, None)
-    views = rectify.views(crop)
-    assert len(views) == len(shapes)
+    views = [rectify.view(crop, r, a) for a, r in shapes]
 
     def likeness(view: np.ndarray) -> float:
         a = cv2.resize(cv2.cvtColor(view, cv2.COLOR_BGR2GRAY), (188, 48)).astype(np.float32)
@@ -122,9 +121,11 @@ def test_the_view_at_the_plates_own_turn_is_the_level_plate(layout: str, angle: 
     assert max(scores) > max(level) + 0.4  # the true turn stands out from a nearly level view
 
 
-def test_a_crop_too_small_has_no_views():
-    assert rectify.views(np.zeros((3, 40, 3), np.uint8)) == []
-    assert rectify.views(np.zeros((24, 94), np.uint8))  # grey crops straighten too
+def test_grey_and_colour_crops_straighten_alike():
+    grey = np.tile(np.arange(94, dtype=np.uint8), (24, 1))
+    view = rectify.view(grey, 3.2, 20.0)
+    assert view.shape == (rectify.VIEW_H, 128)
+    assert np.array_equal(rectify.view(np.dstack([grey] * 3), 3.2, 20.0)[..., 0], view)
 
 
 def test_noise_and_odd_shapes_straightened_give_no_sure_plate():

@@ -565,13 +565,12 @@ class _StraighteningRecognizer:
     """Reads a crop as ``first``, and every straightened view of it (read in one batch) as ``views``."""
 
     def __init__(self, first: CropRead, views: list[CropRead]):
-        self.first, self.views, self.batches = first, views, 0
+        self.first, self.views = first, views
 
     def read(self, crop: np.ndarray, rows: int | None = None) -> CropRead:
         return self.first
 
     def read_many(self, crops: list[np.ndarray], rows: list[int | None]) -> list[CropRead]:
-        self.batches += 1
         return [self.views[i % len(self.views)] for i in range(len(crops))]
 
 

@@ -117,13 +117,14 @@ class PlatePipeline:
         """The surest plate read of the crop straightened as the upright box of a turned plate
         (:mod:`edge.plate.rectify`), if it is surer than ``confidence`` (fitting the VN or CN grammar
         where the first read did, and of ``length`` when given). Level views first, in one batch; when
-        none reads surely (``RESCUE_BELOW``), foreshortened ones for the first look's three surest
-        turns, and for none, in a second batch."""
+        none reads surely (``RESCUE_BELOW``), a second batch foreshortens the first look's three surest
+        turns and no turn at all (:func:`rectify.foreshortened`), and a sure read there wins."""
         h, w = crop.shape[:2]
         if h < 4 or w < 4:
             return None
         shapes = rectify.shapes(w / h, rows)
-        reads = self.recognizer.read_many(rectify.views(crop, rows), [rows] * len(shapes)) if shapes else []
+        views = [rectify.view(crop, r, angle) for angle, r in shapes]
+        reads = self.recognizer.read_many(views, [rows] * len(views)) if views else []
 
         def surest(found: list[CropRead], than: CropRead | None) -> CropRead | None:
             for r in found:
@@ -140,8 +141,8 @@ class PlatePipeline:
             again = self.recognizer.read_many([rectify.view(crop, r, a, y) for a, r, y in more],
                                               [rows] * len(more))
             second = surest(again, None)
-            if second is not None and second.confidence >= RESCUE_BELOW and (best is None or second.confidence > best.confidence):
-                best = second
+            if second is not None and second.confidence >= RESCUE_BELOW:
+                best = surest([second], best)
         return best if best is not None and best.confidence > confidence else None
 
     def _staged(self, region: np.ndarray, rows: int, confidence: float, home: bool = False) -> FrameRead | None:

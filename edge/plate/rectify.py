@@ -115,11 +115,3 @@ def view(crop: np.ndarray, aspect: float, angle: float, yaw: float = 0.0) -> np.
     dst = np.float32([[0, 0], [ow, 0], [ow, oh], [0, oh]])
     m = cv2.getPerspectiveTransform(src, dst)
     return cv2.warpPerspective(crop, m, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def views(crop: np.ndarray, rows: int | None = None) -> list[np.ndarray]:
-    """The crop straightened for each (turn, plate shape) of :func:`shapes`."""
-    h, w = crop.shape[:2]
-    if h < 4 or w < 4:
-        return []
-    return [view(crop, r, angle) for angle, r in shapes(w / h, rows)]

@@ -62,7 +62,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-baseline", action="store_true", help="skip the general-OCR baseline")
     p.add_argument("--modes-repeats", type=positive_int, default=15,
                    help="passes timed per detector inference mode (benchmarks/plate_modes.py)")
-    p.add_argument("--turned", type=positive_int, default=40, help="CN scenes with the plate turned 20-55°, and CN box crops turned 10-40°")
+    p.add_argument("--turned", type=positive_int, default=40,
+                   help="CN scenes with the plate turned 20-55°, and CN box crops turned 10-40°")
     p.add_argument("--seed", type=int, default=7)
 
 

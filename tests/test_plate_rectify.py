@@ -94,7 +94,8 @@ def test_plate_shapes_of_the_layouts_are_tried_only_in_boxes_that_may_be_squeeze
 
 @pytest.mark.parametrize("layout,angle,squeeze", [("cn", 25.0, False), ("cn", -30.0, True), ("vn1", 20.0, False)])
 def test_the_view_at_the_plates_own_turn_is_the_level_plate(layout: str, angle: float, squeeze: bool):
-    plate = render_plate("苏C·0603T" if layout == "cn" else "51F-065.32", layout, random.Random(4))  # type: ignore[arg-type]
+    text = "苏C·0603T" if layout == "cn" else "51F-065.32"
+    plate = render_plate(text, layout, random.Random(4))  # type: ignore[arg-type]
     ph, pw = plate.shape[:2]
     canvas = np.full((1000, 1000, 3), 90, np.uint8)
     dst = (_turned(pw / ph, angle) * ph + 500).astype(np.float32)

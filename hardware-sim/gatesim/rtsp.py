@@ -10,10 +10,11 @@ test that only ever saw HTTP-MJPEG would leave that path, its timeouts and its r
 This server speaks just enough of the protocol for a real client: OPTIONS, DESCRIBE (an SDP with one
 video track), SETUP over TCP (interleaved) or UDP (``client_port``; with ``udp=False`` a request for
 UDP is answered 461 Unsupported Transport, as by a camera set to TCP only, and FFmpeg may then ask
-for TCP; ``multicast=None`` answers a multicast request so), PLAY, GET_PARAMETER (keep-alive) and TEARDOWN. Frames come from a callable per stream
-path, at ``fps``. The client's RTCP reports, interleaved on channel 1, are read and dropped; over
-UDP none are read (no RTCP port listens). Faults: ``frozen`` (the session stays open, no frames) and
-``loss`` (a share of the UDP datagrams never sent, as a lossy link drops them).
+for TCP; ``multicast=None`` answers a multicast request so), PLAY, GET_PARAMETER (keep-alive) and
+TEARDOWN. Frames come from a callable per stream path, at ``fps``. The client's RTCP reports,
+interleaved on channel 1, are read and dropped; over UDP none are read (no RTCP port listens).
+Faults: ``frozen`` (the session stays open, no frames) and ``loss`` (a share of the UDP datagrams
+never sent, as a lossy link drops them).
 
 JPEGs must be baseline, 4:2:0 or 4:2:2, with the standard Huffman tables and no restart markers (what
 ``cv2.imencode`` writes); the receiver rebuilds the headers from the RTP JPEG header and the
@@ -162,7 +163,8 @@ class RtspServer:
         self.payload = payload_class(codec)
         self.udp = udp  # False: a SETUP for RTP over UDP is answered 461 (a camera behind NAT, TCP only)
         self.multicast = multicast  # the group multicast sessions join; None: a camera with multicast off
-        self.transports: list[str] = []  # "tcp", "udp", "multicast" or "http" (tunnelled), one per session played
+        #: "tcp", "udp", "multicast" or "http" (tunnelled), one per session played
+        self.transports: list[str] = []
         self.sessions = 0
         self.frozen = threading.Event()
         """Fault injection: while set, sessions stay open and answer requests but carry no frame (a
@@ -323,8 +325,8 @@ class RtspServer:
                             continue
                         group, port = stream, self._groups.port(stream)
                         _reply(out, write, cseq, "200 OK", {
-                            "Transport": f"RTP/AVP;multicast;destination={self.multicast};port={port}-{port + 1};"
-                                         f"ttl={TTL}", "Session": "4747;timeout=60"})
+                            "Transport": f"RTP/AVP;multicast;destination={self._groups.address};"
+                                         f"port={port}-{port + 1};ttl={TTL}", "Session": "4747;timeout=60"})
                         continue
                     ports = _client_ports(transport)
                     if not self.udp or ports is None:
@@ -346,7 +348,7 @@ class RtspServer:
                         self.transports.append("multicast")
                         sender = self._groups.join(group)
                         if sender is not None:  # the path's first viewer: its stream starts
-                            target = (sender[0], (self.multicast or DEFAULT_GROUP, self._groups.port(group)))
+                            target = (sender[0], (self._groups.address, self._groups.port(group)))
                             threading.Thread(target=self._send, args=(None, write, group, target, sender[1]),
                                              daemon=True).start()
                     elif group is None and not playing.is_set():

@@ -215,15 +215,15 @@ def _group_receiver(group: str, port: int):
 
 
 def _datagrams(s, seconds: float) -> int:
+    """Datagrams that reach ``s`` within ``seconds`` (its timeout ends each wait)."""
+    import contextlib
     import socket
 
     n, end = 0, time.monotonic() + seconds
     while time.monotonic() < end:
-        try:
+        with contextlib.suppress(socket.timeout):
             s.recv(65536)
             n += 1
-        except socket.timeout:
-            pass
     return n
 
 

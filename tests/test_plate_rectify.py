@@ -41,10 +41,10 @@ def test_corners_are_where_a_turned_plate_touches_its_upright_box(aspect: float,
 
 
 def test_a_foreshortened_plate_is_no_parallelogram_in_its_box():
-    from edge.plate.synth import _paste_turned
+    from edge.plate.synth import paste_turned
 
     canvas = np.zeros((600, 800), np.uint8)
-    _paste_turned(canvas, np.full((60, 190), 255, np.uint8), (300, 270, 190, 60), 15.0, 0.3)
+    paste_turned(canvas, np.full((60, 190), 255, np.uint8), (300, 270, 190, 60), 15.0, 0.3)
     ys, xs = np.nonzero(canvas)
     box_w, box_h = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
     quad = rectify.corners(190 / 60, 15.0, 0.3) * np.float32([box_w, box_h]) + np.float32([xs.min(), ys.min()])

@@ -25,16 +25,16 @@ import math
 import cv2
 import numpy as np
 
-from edge.plate.prep import ONE_ROW_ABOVE
+from edge.plate.prep import ONE_ROW_ABOVE, TWO_ROW_BELOW
 
 #: Turns tried, degrees either way. Past 45° a plate's long side stands more upright than level.
 ANGLES = tuple(range(5, 50, 5))
 #: Foreshortening tried in a second look when no level view reads surely: the share by which the
 #: plate's right end is taller than its middle and its left end shorter (negative: the other way), as
-#: a camera off to one side sees it (one end 1.3 times the other's height at 0.15).
+#: a camera off to one side sees it (at 0.3 one end is 1.3 times the middle's height, the other 0.7).
 YAWS = (-0.3, -0.15, 0.15, 0.3)
-#: Plate shapes (length over height) tried in every box: one-row CN 440×140 mm and VN 520×110 mm;
-#: two-row VN 330×165 mm (cars, trucks) and 190×140 mm (motorbikes).
+#: Plate shapes (length over height) tried in a box that may be squeezed (:func:`may_be_squeezed`):
+#: one-row CN 440×140 mm and VN 520×110 mm.
 ONE_ROW_ASPECTS = (3.2, 4.7)
 #: A plate shape outside these bounds is no plate: the box's own shape gave no usable r at that θ.
 MIN_ASPECT, MAX_ASPECT = 1.2, 6.0
@@ -74,6 +74,12 @@ def may_be_squeezed(box_aspect: float, rows: int | None) -> bool:
     return box_aspect > ONE_ROW_ABOVE and rows != 2
 
 
+def fits_rows(aspect: float, rows: int | None) -> bool:
+    """Whether a plate of ``aspect`` may hold ``rows`` rows (None: either), by the bounds the
+    recogniser tells rows by (:func:`edge.plate.prep.row_candidates`)."""
+    return not (rows == 1 and aspect < TWO_ROW_BELOW or rows == 2 and aspect > ONE_ROW_ABOVE)
+
+
 def shapes(box_aspect: float, rows: int | None) -> list[tuple[float, float]]:
     """(angle, plate aspect) pairs worth trying for a box of ``box_aspect`` holding ``rows`` rows
     (None: either)."""
@@ -82,10 +88,8 @@ def shapes(box_aspect: float, rows: int | None) -> list[tuple[float, float]]:
     for k in ANGLES:
         for angle in (k, -k):
             own = kept_shape_aspect(box_aspect, angle)
-            for r in ((own,) if own is not None else ()) + fixed:
-                if rows == 1 and r < 2.0 or rows == 2 and r > 3.0:
-                    continue  # the box's own shape at this turn fits the other row count
-                out.append((angle, r))
+            # the box's own shape at some turns fits only the other row count
+            out += [(angle, r) for r in ((own,) if own is not None else ()) + fixed if fits_rows(r, rows)]
     return out
 
 
@@ -100,7 +104,7 @@ def foreshortened(box_aspect: float, rows: int | None,
         level = (ONE_ROW_ASPECTS if may_be_squeezed(box_aspect, rows)
                  else (box_aspect * (1 + abs(yaw)),))
         out += [(angle, r, yaw) for angle, r in best]
-        out += [(0.0, r, yaw) for r in level if not (rows == 1 and r < 2.0 or rows == 2 and r > 3.0)]
+        out += [(0.0, r, yaw) for r in level if fits_rows(r, rows)]
     return out
 
 

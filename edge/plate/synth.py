@@ -317,7 +317,7 @@ def render_scene(text: str, layout: Layout, rng: random.Random | None = None,
     px = cx - pw // 2 + rng.randint(-cab_w // 8, cab_w // 8)
     py = y0 + cab_h - ph - rng.randint(cab_h // 30, cab_h // 10)
     if angle or yaw:
-        px, py, pw, ph = _paste_turned(frame, plate, (px, py, pw, ph), angle, yaw)
+        px, py, pw, ph = paste_turned(frame, plate, (px, py, pw, ph), angle, yaw)
     else:
         frame[py:py + ph, px:px + pw] = plate
     noise = np.random.default_rng(rng.randrange(1 << 30)).normal(0, 4, frame.shape)
@@ -325,7 +325,7 @@ def render_scene(text: str, layout: Layout, rng: random.Random | None = None,
     return frame, (px, py, pw, ph)
 
 
-def _paste_turned(frame: np.ndarray, plate: np.ndarray, box: tuple[int, int, int, int], angle: float,
+def paste_turned(frame: np.ndarray, plate: np.ndarray, box: tuple[int, int, int, int], angle: float,
                   yaw: float) -> tuple[int, int, int, int]:
     """Paste ``plate`` turned and foreshortened about the centre of ``box``; returns the pasted bounds."""
     px, py, pw, ph = box

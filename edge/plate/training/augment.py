@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 from edge.plate import rectify
+from edge.plate.synth import paste_turned
 
 
 def perspective(img: np.ndarray, rng: random.Random, strength: float, pad: float) -> np.ndarray:
@@ -99,15 +100,10 @@ def straightened(img: np.ndarray, rng: random.Random) -> np.ndarray:
     h, w = img.shape[:2]
     angle = rng.choice([-1, 1]) * rng.uniform(10, 40)
     pad = int(max(h, w) * 0.8)
-    bg = tuple(rng.randint(0, 255) for _ in range(3)) if img.ndim == 3 else rng.randint(0, 255)
-    canvas = cv2.copyMakeBorder(img, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=bg)
-    centre = (pad + w / 2, pad + h / 2)
-    m = cv2.getRotationMatrix2D(centre, -angle, 1.0)  # OpenCV turns counter-clockwise on screen
-    turned = cv2.warpAffine(canvas, m, (canvas.shape[1], canvas.shape[0]), flags=cv2.INTER_LINEAR, borderValue=bg)
-    quad = cv2.transform(np.float32([[[pad, pad], [pad + w, pad], [pad + w, pad + h], [pad, pad + h]]]), m)[0]
-    x0, y0 = np.floor(quad.min(axis=0)).astype(int)
-    x1, y1 = np.ceil(quad.max(axis=0)).astype(int)
-    crop = turned[max(0, y0):y1, max(0, x0):x1]
+    bg = [rng.randint(0, 255) for _ in range(img.shape[2] if img.ndim == 3 else 1)]
+    canvas = np.full((h + 2 * pad, w + 2 * pad) + img.shape[2:], bg if img.ndim == 3 else bg[0], np.uint8)
+    x, y, bw, bh = paste_turned(canvas, img, (pad, pad, w, h), angle, 0.0)
+    crop = canvas[y:y + bh, x:x + bw]
     if rng.random() < 0.5:
         crop = cv2.resize(crop, SQUEEZED, interpolation=cv2.INTER_AREA)
     return rectify.view(crop, w / h * rng.uniform(0.92, 1.08), angle + rng.uniform(-2.5, 2.5))

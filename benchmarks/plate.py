@@ -44,7 +44,7 @@ import numpy as np
 from benchmarks import memory_mb, positive_int
 from edge.plate.evaluate import comparable, load_manifest
 from edge.plate.recognizer import grammar_ok
-from edge.plate.synth import LAYOUTS, random_text, render_plate, render_scene
+from edge.plate.synth import LAYOUTS, box_crop, random_text, render_plate, render_scene
 from edge.plate.training import heldout
 from edge.plate.training.data import is_validation
 
@@ -202,9 +202,8 @@ def _turned_cn_scenes(pipe, n: int, rng: random.Random) -> dict[str, Any]:
             "cn_turned_scene_p50_ms": _pct(ms, 50), "cn_turned_scene_p95_ms": _pct(ms, 95)}
 
 
-#: Turn (degrees, either way) of the CN plates in the turned box crops, and the fixed size some crop
-#: sets squeeze every crop to (the LPRNet input; CCPD's crops).
-BOX_DEGREES, SQUEEZED = (10.0, 40.0), (94, 24)
+#: Turn (degrees, either way) of the CN plates in the turned box crops.
+BOX_DEGREES = (10.0, 40.0)
 
 
 def _turned_cn_box_crops(pipe, n: int, rng: random.Random) -> dict[str, Any]:
@@ -218,10 +217,7 @@ def _turned_cn_box_crops(pipe, n: int, rng: random.Random) -> dict[str, Any]:
         for _ in range(n):
             text = random_text("cn", r)
             angle = r.choice([-1, 1]) * r.uniform(*BOX_DEGREES)
-            frame, (x, y, w, h) = render_scene(text, "cn", r, plate_width=r.randint(160, 260), angle=angle)
-            crop = frame[y:y + h, x:x + w]
-            if squeeze:
-                crop = cv2.resize(crop, SQUEEZED, interpolation=cv2.INTER_AREA)
+            crop = box_crop(text, "cn", r, angle, plate_width=r.randint(160, 260), squeeze=squeeze)
             t0 = time.perf_counter()
             read = pipe.read_crop(crop)
             ms.append((time.perf_counter() - t0) * 1000)

@@ -24,7 +24,7 @@ from edge.plate.openvino_reader import OpenVinoPlateReader
 from edge.plate.lines import Candidate
 from edge.plate.pipeline import DEEP_ZOOM_MAX, FALLBACK_ZOOM, SURE_HOME, FrameRead, PlatePipeline, plates
 from edge.plate.recognizer import CropRead
-from edge.plate.synth import random_text, render_plate, render_scene
+from edge.plate.synth import box_crop, random_text, render_plate, render_scene
 from edge.plate.text import country_of
 from edge.plate.training import heldout
 from edge.plate.training.data import is_validation
@@ -616,10 +616,7 @@ def test_crops_cut_at_the_upright_box_of_a_turned_plate_are_read(pipe: PlatePipe
     read = 0
     for _ in range(10):
         text = random_text(layout, rng)
-        frame, (x, y, w, h) = render_scene(text, layout, rng, angle=angle, plate_width=rng.randint(180, 260))
-        crop = frame[y:y + h, x:x + w]
-        if squeeze:
-            crop = cv2.resize(crop, (94, 24), interpolation=cv2.INTER_AREA)
+        crop = box_crop(text, layout, rng, angle, plate_width=rng.randint(180, 260), squeeze=squeeze)
         read += comparable(pipe.read_crop(crop).text) == comparable(text)
     assert read >= floor, read
 
@@ -633,11 +630,8 @@ def test_crops_of_turned_and_foreshortened_plates_are_read(pipe: PlatePipeline):
     read = 0
     for i in range(20):
         text = random_text("cn", rng)
-        frame, (x, y, w, h) = render_scene(text, "cn", rng, angle=20.0 * (-1) ** i, yaw=0.3 * (-1) ** (i // 2),
-                                           plate_width=rng.randint(180, 260))
-        crop = frame[y:y + h, x:x + w]
-        if i % 4 < 2:
-            crop = cv2.resize(crop, (94, 24), interpolation=cv2.INTER_AREA)
+        crop = box_crop(text, "cn", rng, 20.0 * (-1) ** i, yaw=0.3 * (-1) ** (i // 2),
+                        plate_width=rng.randint(180, 260), squeeze=i % 4 < 2)
         read += comparable(pipe.read_crop(crop).text) == comparable(text)
     assert read >= 10, read
 

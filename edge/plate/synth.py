@@ -325,6 +325,20 @@ def render_scene(text: str, layout: Layout, rng: random.Random | None = None,
     return frame, (px, py, pw, ph)
 
 
+#: The fixed size some crop sets squeeze every plate crop to (CN sets such as CCPD's; the LPRNet input).
+SQUEEZED = (94, 24)
+
+
+def box_crop(text: str, layout: Layout, rng: random.Random, angle: float, yaw: float = 0.0,
+             plate_width: int | None = None, squeeze: bool = False) -> np.ndarray:
+    """The plate turned ``angle``° (and foreshortened by ``yaw``) on a truck, cut at its upright box as
+    crop sets cut plates, and squeezed to :data:`SQUEEZED` when ``squeeze``: how a turned plate reaches
+    ``PlatePipeline.read_crop`` from a crop set or a camera's own ALPR crops."""
+    frame, (x, y, w, h) = render_scene(text, layout, rng, plate_width=plate_width, angle=angle, yaw=yaw)
+    crop = frame[y:y + h, x:x + w]
+    return cv2.resize(crop, SQUEEZED, interpolation=cv2.INTER_AREA) if squeeze else crop
+
+
 def paste_turned(frame: np.ndarray, plate: np.ndarray, box: tuple[int, int, int, int], angle: float,
                   yaw: float) -> tuple[int, int, int, int]:
     """Paste ``plate`` turned and foreshortened about the centre of ``box``; returns the pasted bounds."""

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from edge.plate import rectify
-from edge.plate.synth import paste_turned
+from edge.plate.synth import SQUEEZED, paste_turned
 
 
 def perspective(img: np.ndarray, rng: random.Random, strength: float, pad: float) -> np.ndarray:
@@ -85,10 +85,6 @@ def degrade(img: np.ndarray, rng: random.Random) -> np.ndarray:
         if ok:
             img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
     return img
-
-
-#: Size some crop sets squeeze every crop to (CN sets, the LPRNet input).
-SQUEEZED = (94, 24)
 
 
 def straightened(img: np.ndarray, rng: random.Random) -> np.ndarray:

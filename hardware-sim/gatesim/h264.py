@@ -11,6 +11,7 @@ two seconds. PyAV is a test and simulator dependency only; the box decodes throu
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
 
@@ -27,38 +28,61 @@ def nal_units(annexb: bytes) -> list[bytes]:
     return [n.rstrip(b"\x00") for n in re.split(b"\x00\x00\x01", annexb) if n.rstrip(b"\x00")]
 
 
-def rtp_h264_packets(nals: list[bytes], seq: int, timestamp: int, ssrc: int, mtu: int = 1400) -> list[bytes]:
-    """One access unit (a frame's NAL units) as RTP packets; the marker bit on the last packet."""
-    payloads: list[bytes] = []
-    for nal in nals:
-        if len(nal) <= mtu:
-            payloads.append(nal)
-            continue
-        indicator, kind, body = (nal[0] & 0xE0) | FU_A, nal[0] & 0x1F, nal[1:]
-        chunks = [body[i:i + mtu - 2] for i in range(0, len(body), mtu - 2)]
-        for i, chunk in enumerate(chunks):
-            header = (0x80 if i == 0 else 0) | (0x40 if i == len(chunks) - 1 else 0) | kind
-            payloads.append(bytes((indicator, header)) + chunk)
-    return [rtp_header(i == len(payloads) - 1, H264_PT, seq + i, timestamp, ssrc) + payload
+def fu_bits(i: int, n: int) -> int:
+    """A fragmentation unit's start and end bits: the first of ``n`` pieces, the last (RFC 6184, 7798)."""
+    return (0x80 if i == 0 else 0) | (0x40 if i == n - 1 else 0)
+
+
+def rtp_packets(nals: list[bytes], pt: int, seq: int, timestamp: int, ssrc: int, mtu: int,
+                fragments: Callable[[bytes, int], list[bytes]]) -> list[bytes]:
+    """One access unit (a frame's NAL units) as RTP packets: a NAL unit that fits ``mtu`` goes whole,
+    a longer one in the codec's fragmentation units (``fragments``); the marker bit on the last packet."""
+    payloads = [p for nal in nals for p in ([nal] if len(nal) <= mtu else fragments(nal, mtu))]
+    return [rtp_header(i == len(payloads) - 1, pt, seq + i, timestamp, ssrc) + payload
             for i, payload in enumerate(payloads)]
 
 
-def depacketize(packets: list[bytes]) -> list[bytes]:
-    """The NAL units carried by RTP H.264 packets (single NAL unit and FU-A), for tests and checks."""
+def reassemble(packets: list[bytes], fragment: Callable[[bytes], tuple[int, bytes, bytes] | None]) -> list[bytes]:
+    """The NAL units carried by RTP packets, for tests and checks: ``fragment`` tells a fragmentation
+    unit's start/end bits, the header of the NAL unit it starts, and its piece (None: a whole NAL unit)."""
     nals: list[bytes] = []
     partial = bytearray()
     for p in packets:
         payload = p[12:]
-        if payload[0] & 0x1F != FU_A:
+        fu = fragment(payload)
+        if fu is None:
             nals.append(payload)
             continue
-        start, end, kind = payload[1] & 0x80, payload[1] & 0x40, payload[1] & 0x1F
-        if start:
-            partial = bytearray([(payload[0] & 0xE0) | kind])
-        partial += payload[2:]
-        if end:
+        bits, header, piece = fu
+        if bits & 0x80:
+            partial = bytearray(header)
+        partial += piece
+        if bits & 0x40:
             nals.append(bytes(partial))
     return nals
+
+
+def _fu_a(nal: bytes, mtu: int) -> list[bytes]:
+    """FU-A: the indicator (the NAL unit's F and NRI, type 28), then start, end and the original type."""
+    indicator, kind, body = (nal[0] & 0xE0) | FU_A, nal[0] & 0x1F, nal[1:]
+    chunks = [body[i:i + mtu - 2] for i in range(0, len(body), mtu - 2)]
+    return [bytes((indicator, fu_bits(i, len(chunks)) | kind)) + c for i, c in enumerate(chunks)]
+
+
+def _fu_a_piece(payload: bytes) -> tuple[int, bytes, bytes] | None:
+    if payload[0] & 0x1F != FU_A:
+        return None
+    return payload[1] & 0xC0, bytes(((payload[0] & 0xE0) | (payload[1] & 0x1F),)), payload[2:]
+
+
+def rtp_h264_packets(nals: list[bytes], seq: int, timestamp: int, ssrc: int, mtu: int = 1400) -> list[bytes]:
+    """One access unit as RTP H.264 packets (single NAL unit packets and FU-A)."""
+    return rtp_packets(nals, H264_PT, seq, timestamp, ssrc, mtu, _fu_a)
+
+
+def depacketize(packets: list[bytes]) -> list[bytes]:
+    """The NAL units carried by RTP H.264 packets (single NAL unit and FU-A), for tests and checks."""
+    return reassemble(packets, _fu_a_piece)
 
 
 class H264Payload:

@@ -10,8 +10,7 @@ and a client that lost a key frame recovers at the next.
 
 from __future__ import annotations
 
-from gatesim.h264 import H264Payload
-from gatesim.rtsp import rtp_header
+from gatesim.h264 import H264Payload, fu_bits, reassemble, rtp_packets
 
 H265_PT = 96  # a dynamic RTP payload type, bound to H265/90000 in the SDP
 FU = 49  # the fragmentation unit's NAL unit type
@@ -22,41 +21,30 @@ def nal_type(nal: bytes) -> int:
     return (nal[0] >> 1) & 0x3F
 
 
+def _fu(nal: bytes, mtu: int) -> list[bytes]:
+    """Fragmentation units: the payload header is the NAL unit's own with its type set to 49, then an
+    FU header (start, end, the original type), then a piece of the NAL unit's body."""
+    header = bytes(((nal[0] & 0x81) | (FU << 1), nal[1]))  # F and LayerId's top bit kept; LayerId, TID
+    body = nal[2:]
+    chunks = [body[i:i + mtu - 3] for i in range(0, len(body), mtu - 3)]
+    return [header + bytes((fu_bits(i, len(chunks)) | nal_type(nal),)) + c for i, c in enumerate(chunks)]
+
+
+def _fu_piece(payload: bytes) -> tuple[int, bytes, bytes] | None:
+    if nal_type(payload) != FU:
+        return None
+    fu = payload[2]
+    return fu & 0xC0, bytes(((payload[0] & 0x81) | ((fu & 0x3F) << 1), payload[1])), payload[3:]
+
+
 def rtp_h265_packets(nals: list[bytes], seq: int, timestamp: int, ssrc: int, mtu: int = 1400) -> list[bytes]:
-    """One access unit as RTP packets; a NAL unit longer than ``mtu`` goes in fragmentation units: the
-    payload header is the NAL unit's own with its type set to 49, then an FU header (start, end, the
-    original type), then a piece of the NAL unit's body. The marker bit is on the last packet."""
-    payloads: list[bytes] = []
-    for nal in nals:
-        if len(nal) <= mtu:
-            payloads.append(nal)
-            continue
-        header = bytes(((nal[0] & 0x81) | (FU << 1), nal[1]))  # F and LayerId's top bit kept; LayerId, TID
-        body = nal[2:]
-        chunks = [body[i:i + mtu - 3] for i in range(0, len(body), mtu - 3)]
-        for i, chunk in enumerate(chunks):
-            fu = (0x80 if i == 0 else 0) | (0x40 if i == len(chunks) - 1 else 0) | nal_type(nal)
-            payloads.append(header + bytes((fu,)) + chunk)
-    return [rtp_header(i == len(payloads) - 1, H265_PT, seq + i, timestamp, ssrc) + payload
-            for i, payload in enumerate(payloads)]
+    """One access unit as RTP H.265 packets (single NAL unit packets and fragmentation units)."""
+    return rtp_packets(nals, H265_PT, seq, timestamp, ssrc, mtu, _fu)
 
 
 def depacketize_h265(packets: list[bytes]) -> list[bytes]:
     """The NAL units carried by RTP H.265 packets (single NAL unit and fragmentation units), for tests."""
-    nals: list[bytes] = []
-    partial = bytearray()
-    for p in packets:
-        payload = p[12:]
-        if nal_type(payload) != FU:
-            nals.append(payload)
-            continue
-        fu = payload[2]
-        if fu & 0x80:
-            partial = bytearray(((payload[0] & 0x81) | ((fu & 0x3F) << 1), payload[1]))
-        partial += payload[3:]
-        if fu & 0x40:
-            nals.append(bytes(partial))
-    return nals
+    return reassemble(packets, _fu_piece)
 
 
 class H265Payload(H264Payload):

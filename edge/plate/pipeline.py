@@ -46,8 +46,8 @@ class FrameRead:
 class Look:
     """One detector pass over a frame: its plates (best first); for each text, the upright crop its surest
     read came from (kept out of :class:`FrameRead`, which the voter holds frame after frame); and the
-    faint plates, reads that fit a grammar below the pipeline's ``min_confidence``, surest first, each
-    with its crop (see :meth:`PlatePipeline._faint_look`)."""
+    faint plates, reads that fit a grammar below the pipeline's ``min_confidence``, each with its crop
+    (see :meth:`PlatePipeline._faint_look`, which ranks those of every pass)."""
 
     reads: list[FrameRead]
     upright: dict[str, np.ndarray] = field(default_factory=dict)
@@ -300,8 +300,7 @@ class PlatePipeline:
                 upright[r.text] = (r.confidence, c.crop)
         faint = [(_moved(c, r, ox, oy), c.crop) for c, r in zip(cands, reads)
                  if r.valid and r.confidence < self.min_confidence]
-        return Look(plates(kept, ox, oy), {text: crop for text, (_, crop) in upright.items()},
-                    sorted(faint, key=lambda fc: -fc[0].confidence))
+        return Look(plates(kept, ox, oy), {text: crop for text, (_, crop) in upright.items()}, faint)
 
 
 def plates(kept: list[tuple[Candidate, CropRead]], ox: int = 0, oy: int = 0) -> list[FrameRead]:

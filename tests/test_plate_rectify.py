@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edge.plate import rectify
-from edge.plate.synth import render_plate
+from edge.plate.synth import SQUEEZED, paste_turned, render_plate
 
 
 def _turned(aspect: float, angle: float) -> np.ndarray:
@@ -41,8 +41,6 @@ def test_corners_are_where_a_turned_plate_touches_its_upright_box(aspect: float,
 
 
 def test_a_foreshortened_plate_is_no_parallelogram_in_its_box():
-    from edge.plate.synth import paste_turned
-
     canvas = np.zeros((600, 800), np.uint8)
     paste_turned(canvas, np.full((60, 190), 255, np.uint8), (300, 270, 190, 60), 15.0, 0.3)
     ys, xs = np.nonzero(canvas)
@@ -105,7 +103,7 @@ def test_the_view_at_the_plates_own_turn_is_the_level_plate(layout: str, angle: 
     x1, y1 = np.ceil(dst.max(axis=0)).astype(int)
     crop = canvas[y0:y1, x0:x1]
     if squeeze:
-        crop = cv2.resize(crop, (94, 24), interpolation=cv2.INTER_AREA)
+        crop = cv2.resize(crop, SQUEEZED, interpolation=cv2.INTER_AREA)
     h, w = crop.shape[:2]
     shapes = rectify.shapes(w / h, None)
     views = [rectify.view(crop, r, a) for a, r in shapes]

@@ -12,6 +12,9 @@ import numpy as np
 from edge.plate import prep
 from edge.plate.recognizer import grammar_ok
 from edge.plate.synth import random_text, render_plate, render_scene
+from edge.plate.text import CN_RE
+from edge.plate.training import data
+from edge.plate.training.augment import straightened
 from edge.plate.training.data import cut_last, label_of, synthetic, worn
 
 EUROPEAN = re.compile(r"^[A-Z]{1,3} \d{3,4}[- ]?[A-Z]{1,2}$")
@@ -115,8 +118,6 @@ def test_worn_fades_the_bottom_row_and_leaves_the_top_row():
 def test_straightened_plates_come_back_level_with_detail_lost(monkeypatch):
     """The training view of a turned plate's box straightened by the reader: level, of the plate's
     shape, like the plate (a little off: the guessed turn and shape are); a squeezed box loses detail."""
-    from edge.plate.training.augment import straightened
-
     likeness = []
     for seed in range(16):
         img = render_plate("苏C·0603T", "cn", random.Random(seed), height=90)
@@ -126,8 +127,6 @@ def test_straightened_plates_come_back_level_with_detail_lost(monkeypatch):
         b = cv2.resize(prep.to_gray(img), (160, 48)).astype(np.float32)
         likeness.append(float(np.corrcoef(a.ravel(), b.ravel())[0, 1]))
     assert min(likeness) > 0.4 and np.median(likeness) > 0.7, likeness
-    from edge.plate.text import CN_RE
-    from edge.plate.training import data
 
     calls = []
     monkeypatch.setattr(data, "straightened", lambda img, rng: calls.append(1) or straightened(img, rng))

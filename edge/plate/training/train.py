@@ -141,6 +141,7 @@ class Recipe:
     drop_real: float = 0.15
     trust_after: int = 800
     log_every: int = 500
+    ema: float = 0.0
 
 
 @dataclass
@@ -148,6 +149,7 @@ class Fitted:
     model: nn.Module
     steps: int
     seconds: float
+    last: nn.Module | None = None  # the weights of the last step, when ``model`` is their average
 
 
 def fit(real_train: list, recipe: Recipe, device: str, val_real: list[data.Sample] | None = None,
@@ -155,13 +157,19 @@ def fit(real_train: list, recipe: Recipe, device: str, val_real: list[data.Sampl
     """Train a CRNN on synthetic plates mixed with ``real_train``; stops at the step or time budget.
 
     ``init``: fine-tune this model (rebuilt from the shipped IR by :func:`from_ir.load_ir`, its
-    BatchNorms folded, so they stay frozen) instead of training a fresh one.
+    BatchNorms folded, so they stay frozen) instead of training a fresh one. With ``recipe.ema``,
+    the model returned is the exponential moving average of the weights (``last``: the last step's):
+    a fine-tuning on a few hundred real crops moves its weights about one good spot from batch to
+    batch, and their average sits nearer its middle than any one step does.
     """
     torch.manual_seed(recipe.seed)
     model = (init if init is not None else CRNN()).to(device)
     model.train()
     if init is not None:
         freeze_batchnorm(model)
+    ema = (torch.optim.swa_utils.AveragedModel(model, use_buffers=True,
+                                               multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(recipe.ema))
+           if recipe.ema else None)
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=recipe.lr, weight_decay=1e-4)
     # the schedule assumes the step budget; the time budget may stop earlier
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=recipe.lr, total_steps=recipe.max_steps,
@@ -193,13 +201,18 @@ def fit(real_train: list, recipe: Recipe, device: str, val_real: list[data.Sampl
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
         sched.step()
+        if ema is not None:
+            ema.update_parameters(model)
         step += 1
         if step % recipe.log_every == 0:
-            log.info("step=%d loss=%.4f lr=%.5f val_real=%.4f %.0fs", step, loss.item(), sched.get_last_lr()[0],
-                     evaluate(model, val_real or [], device), time.monotonic() - t0)
+            log.info("step=%d loss=%.4f lr=%.5f val_real=%.4f%s %.0fs", step, loss.item(), sched.get_last_lr()[0],
+                     evaluate(model, val_real or [], device),
+                     f" ema={evaluate(ema.module, val_real or [], device):.4f}" if ema is not None else "",
+                     time.monotonic() - t0)
         if step >= recipe.max_steps or time.monotonic() > deadline:
             break
-    return Fitted(model, step, round(time.monotonic() - t0, 1))
+    seconds = round(time.monotonic() - t0, 1)
+    return Fitted(ema.module, step, seconds, last=model) if ema is not None else Fitted(model, step, seconds)
 
 
 def add_recipe_args(ap: argparse.ArgumentParser, minutes: float = 8.0, max_steps: int = 30000) -> None:
@@ -214,6 +227,9 @@ def add_recipe_args(ap: argparse.ArgumentParser, minutes: float = 8.0, max_steps
                     help="share of each batch's real crops (highest loss) left out, against label noise")
     ap.add_argument("--trust-after", type=int, default=800, help="steps before --drop-real applies")
     ap.add_argument("--log-every", type=int, default=500, help="steps between progress lines (with val_real)")
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="keep an exponential moving average of the weights with this decay (e.g. 0.998) and "
+                         "export it; the last step's weights go to recognizer-last.onnx")
 
 
 def recipe_of(args: argparse.Namespace) -> Recipe:
@@ -246,16 +262,25 @@ def main(argv: list[str] | None = None) -> int:
     metrics = {"steps": fitted.steps, "seconds": fitted.seconds,
                "val_real_vn": evaluate(model, val_real, device), "val_real_n": len(val_real),
                **{f"val_synth_{k}": evaluate(model, v, device) for k, v in val_synth.items()}}
+    if fitted.last is not None:
+        metrics["val_real_vn_last"] = evaluate(fitted.last, val_real, device)
     log.info("final %s", metrics)
     args.out.mkdir(parents=True, exist_ok=True)
+    save(model, args.out / "recognizer")
+    if fitted.last is not None:
+        save(fitted.last, args.out / "recognizer-last")
+    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return 0
+
+
+def save(model: nn.Module, stem: Path) -> None:
+    """``stem``.pt (the state dict) and ``stem``.onnx (what :mod:`export` turns into the IR)."""
     model = model.float().cpu().eval()
-    torch.save(model.state_dict(), args.out / "recognizer.pt")
-    torch.onnx.export(model, torch.zeros(1, 1, 32, 160), str(args.out / "recognizer.onnx"),
+    torch.save(model.state_dict(), stem.with_suffix(".pt"))
+    torch.onnx.export(model, torch.zeros(1, 1, 32, 160), str(stem.with_suffix(".onnx")),
                       input_names=["image"], output_names=["logits"],
                       dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
                       dynamo=False)
-    (args.out / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return 0
 
 
 if __name__ == "__main__":

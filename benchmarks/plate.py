@@ -15,6 +15,8 @@ OpenVINO CPU runtime):
 - ``cn_turned_crop_accuracy`` and ``cn_turned_crop_94x24_accuracy``: synthetic CN plates turned 10-40°
   either way, cut at their upright box (as crop sets cut them) and read as crops, as cut and squeezed
   to 94×24;
+- ``cn_blurred_scene_accuracy``: small synthetic CN plates (72-108 px wide) in 720×1160 portrait stills
+  blurred as hand-held photos are, read as still frames;
 - ``*_accuracy_audited`` (the shared crops only): the same reads against the hand-audited held-out
   labels (``edge.plate.training.heldout``; crops a person cannot read are left out);
 - ``sustained_fps``: frames/s through the gate's reader (detect, recognise, vote) for ``--sustain-s``;
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +67,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="passes timed per detector inference mode (benchmarks/plate_modes.py)")
     p.add_argument("--turned", type=positive_int, default=40,
                    help="CN scenes with the plate turned 20-55°, and CN box crops turned 10-40°")
+    p.add_argument("--blurred", type=positive_int, default=40,
+                   help="small CN plates in blurred portrait stills (edge/plate/tighten.py)")
     p.add_argument("--seed", type=int, default=7)
 
 
@@ -143,7 +148,8 @@ def _ours(crops, frames, args) -> dict[str, Any]:
     real_scenes = _real_scenes(crops, pipe, args) if args.crops_manifest else {}
     turned = _turned_cn_scenes(pipe, args.turned, random.Random(args.seed + 2))
     boxes = _turned_cn_box_crops(pipe, args.turned, random.Random(args.seed + 3))
-    return {**real_scenes, **turned, **boxes, "crop_p50_ms": _pct(crop_ms, 50), "crop_p95_ms": _pct(crop_ms, 95),
+    blurred = _blurred_cn_scenes(pipe, args.blurred, random.Random(args.seed + 4))
+    return {**real_scenes, **turned, **boxes, **blurred, "crop_p50_ms": _pct(crop_ms, 50), "crop_p95_ms": _pct(crop_ms, 95),
             **_accuracy(crop_reads, crops, "crop_accuracy"), "crops": len(crops),
             "frame_p50_ms": _pct(frame_ms, 50), "frame_p95_ms": _pct(frame_ms, 95),
             "frame_accuracy": round(frame_ok / len(frames), 4), "frames": len(frames),
@@ -186,20 +192,47 @@ TURN_DEGREES, TURN_YAW, TURN_SIZE = (20.0, 55.0), 0.1, (720, 1160)
 def _turned_cn_scenes(pipe, n: int, rng: random.Random) -> dict[str, Any]:
     """Synthetic CN plates turned 20-55° either way in portrait stills, read as a still frame: whether a
     line turned past 45° is still cut along its length (``lines._order``)."""
+    def stills() -> Iterator[tuple[np.ndarray, str]]:
+        for _ in range(n):
+            text = random_text("cn", rng)
+            width = int(TURN_SIZE[0] * rng.uniform(0.25, 0.45))
+            angle = rng.choice([-1, 1]) * rng.uniform(*TURN_DEGREES)
+            yield render_scene(text, "cn", rng, size=TURN_SIZE, plate_width=width, angle=angle,
+                               yaw=rng.uniform(-TURN_YAW, TURN_YAW))[0], text
+    return _read_stills(pipe, stills(), "cn_turned_scene")
+
+
+def _read_stills(pipe, stills: Iterable[tuple[np.ndarray, str]], key: str) -> dict[str, Any]:
+    """Still frames read as ``gatectl plate read`` reads them, each frame's first read against its plate:
+    ``{key}_accuracy``, ``{key}s`` (how many) and the read's ``{key}_p50_ms``/``_p95_ms``."""
     ms, ok = [], 0
-    for _ in range(n):
-        text = random_text("cn", rng)
-        width = int(TURN_SIZE[0] * rng.uniform(0.25, 0.45))
-        angle = rng.choice([-1, 1]) * rng.uniform(*TURN_DEGREES)
-        frame, _ = render_scene(text, "cn", rng, size=TURN_SIZE, plate_width=width, angle=angle,
-                                yaw=rng.uniform(-TURN_YAW, TURN_YAW))
+    for frame, text in stills:
         t0 = time.perf_counter()
         reads = pipe.read_frame(frame, still=True)
         ms.append((time.perf_counter() - t0) * 1000)
         ok += bool(reads) and comparable(reads[0].text) == comparable(text)
-    log.info("turned CN scenes: %d read", n)
-    return {"cn_turned_scene_accuracy": round(ok / n, 4), "cn_turned_scenes": n,
-            "cn_turned_scene_p50_ms": _pct(ms, 50), "cn_turned_scene_p95_ms": _pct(ms, 95)}
+    log.info("%ss: %d read", key.replace("_", " "), len(ms))
+    return {f"{key}_accuracy": round(ok / max(1, len(ms)), 4), f"{key}s": len(ms),
+            f"{key}_p50_ms": _pct(ms, 50), f"{key}_p95_ms": _pct(ms, 95)}
+
+
+#: Width of the blurred CN plates (shares of the 720 px still's width) and the blur's kernel (px).
+BLUR_WIDTH, BLUR_KERNELS = (0.10, 0.15), (5, 7, 9)
+
+
+def _blurred_cn_scenes(pipe, n: int, rng: random.Random) -> dict[str, Any]:
+    """Small CN plates (72-108 px wide) turned up to 15° in 720×1160 portrait stills blurred as a
+    hand-held photo is, read as a still frame: whether the detector's loose lines around a blurred plate
+    are cut down to the plate (:mod:`edge.plate.tighten`)."""
+    def stills() -> Iterator[tuple[np.ndarray, str]]:
+        for _ in range(n):
+            text = random_text("cn", rng)
+            width = int(TURN_SIZE[0] * rng.uniform(*BLUR_WIDTH))
+            frame, _ = render_scene(text, "cn", rng, size=TURN_SIZE, plate_width=width,
+                                    angle=rng.uniform(-15, 15), yaw=rng.uniform(-TURN_YAW, TURN_YAW))
+            k = rng.choice(BLUR_KERNELS)
+            yield cv2.GaussianBlur(frame, (k, k), 0), text
+    return _read_stills(pipe, stills(), "cn_blurred_scene")
 
 
 #: Turn (degrees, either way) of the CN plates in the turned box crops.

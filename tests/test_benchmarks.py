@@ -255,6 +255,23 @@ def test_turned_cn_scenes_count_the_plates_read() -> None:
     assert plate._turned_cn_scenes(Blind(), 2, random.Random(1))["cn_turned_scene_accuracy"] == 0.0
 
 
+def test_blurred_cn_scenes_count_the_plates_read() -> None:
+    """The figure behind "a loose line round a blurred plate is cut down to the plate" (models README)."""
+    import random
+
+    from benchmarks import plate
+    from edge.plate.pipeline import PlatePipeline
+
+    class Blind(PlatePipeline):
+        def read_frame(self, image, roi=None, thorough=False, still=False):  # type: ignore[override]
+            return []
+
+    figures = plate._blurred_cn_scenes(PlatePipeline(), 3, random.Random(1))
+    assert figures["cn_blurred_scenes"] == 3 and figures["cn_blurred_scene_accuracy"] >= 2 / 3
+    assert figures["cn_blurred_scene_p95_ms"] >= figures["cn_blurred_scene_p50_ms"] > 0
+    assert plate._blurred_cn_scenes(Blind(), 2, random.Random(1))["cn_blurred_scene_accuracy"] == 0.0
+
+
 def test_turned_cn_box_crops_count_the_plates_read() -> None:
     """The figures behind "a crop cut at a turned plate's upright box is straightened" (README)."""
     import random

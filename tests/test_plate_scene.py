@@ -719,7 +719,9 @@ def test_a_loose_crop_hung_on_a_truck_is_read_when_every_pass_reads_it_faintly(p
     """A real held-out crop cut loose (a Czech plate inside its dark surround, 189×130) hung on 12
     truck fronts: on some the detector takes plate and surround as one block that reads below
     ``min_confidence`` at every pass, so nothing at all was read; looked at closely, they read right
-    (9 → 11 of 12; 6 → 10 with the model before the fine-tuning of the afternoon of 2026-11-24)."""
+    (9 → 11 of 12; 6 → 10 with the model before the fine-tuning of the afternoon of 2026-11-24; 10 → 11
+    since weak candidates are read again cut down to the plate, ``edge.plate.tighten``, which reads
+    most of them at the first pass)."""
     crop = cv2.imread(str(shared_crops() / "images" / "iwt519.jpg"))
     assert crop is not None
     rng = random.Random("iwt519.jpg")
@@ -737,7 +739,7 @@ def test_a_loose_crop_hung_on_a_truck_is_read_when_every_pass_reads_it_faintly(p
         assert read in ("", "5B28893") or read == without  # never a wrong plate where nothing was read
         before += without == "5B28893"
         after += read == "5B28893"
-    assert after >= before + 2 and after >= 10, (before, after)
+    assert after >= before + 1 and after >= 11, (before, after)
 
 
 _MERGED_BOX, _PART_BOX, _ELSEWHERE = (100, 100, 300, 50), (250, 105, 140, 40), (700, 400, 200, 50)

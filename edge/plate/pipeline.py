@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from edge.plate import prep, rectify
+from edge.plate import prep, rectify, tighten
 from edge.plate.detector import TextDetector
 from edge.plate.lines import Candidate, candidates, inside
 from edge.plate.recognizer import CropRead, Recognizer
@@ -99,6 +99,9 @@ class PlatePipeline:
             return read
         home = country_of(read.text) != "XX" and read.valid
         if not (read.valid and read.confidence >= RESCUE_BELOW):
+            read = self._cut_read(crop, rows, read)
+            home = home or (country_of(read.text) != "XX" and read.valid)
+        if not (read.valid and read.confidence >= RESCUE_BELOW):
             read = self._rescued(crop, rows, read, home)
         h, w = crop.shape[:2]
         limit = STRAIGHTEN_SQUEEZED_BELOW if rectify.may_be_squeezed(w / h, rows) else STRAIGHTEN_BELOW
@@ -110,6 +113,15 @@ class PlatePipeline:
         straight = self._straightened(crop, rows, read.confidence if read.valid else 0.0, home,
                                       length=len(read.text) if sure else None)
         return read if straight is None else straight
+
+    def _cut_read(self, crop: np.ndarray, rows: int | None, read: CropRead) -> CropRead:
+        """A weak crop read again cut down to the plate's own rectangle (:mod:`edge.plate.tighten`); the
+        cut's read wins as :func:`_cut_wins` says (the 447 audited held-out crops: 426 → 427 read)."""
+        cut = tighten.tightened(_bgr(crop))
+        if cut is None:
+            return read
+        again = self.recognizer.read(cut, rows)
+        return again if _cut_wins(read, again) else read
 
     def _rescued(self, crop: np.ndarray, rows: int | None, read: CropRead, home: bool) -> CropRead:
         """A weak crop read after the detector's help (see :meth:`read_crop`)."""
@@ -293,6 +305,7 @@ class PlatePipeline:
         if not cands:
             return Look([])
         reads = self.recognizer.read_many([c.crop for c in cands], [c.rows for c in cands])
+        cands, reads = self._tightened(cands, reads)
         kept = [(c, r) for c, r in zip(cands, reads) if r.valid and r.confidence >= self.min_confidence]
         upright: dict[str, tuple[float, np.ndarray]] = {}
         for c, r in kept:
@@ -301,6 +314,23 @@ class PlatePipeline:
         faint = [(_moved(c, r, ox, oy), c.crop) for c, r in zip(cands, reads)
                  if r.valid and r.confidence < self.min_confidence]
         return Look(plates(kept, ox, oy), {text: crop for text, (_, crop) in upright.items()}, faint)
+
+    def _tightened(self, cands: list[Candidate], reads: list[CropRead]
+                   ) -> tuple[list[Candidate], list[CropRead]]:
+        """The candidates read weakly (below ``RESCUE_BELOW``, or outside every grammar) read again cut
+        down to the plate's own rectangle (:mod:`edge.plate.tighten`), in one batch; where the cut's
+        read wins (:func:`_cut_wins`) it replaces the first, with its crop."""
+        weak = [(i, cut) for i, r in enumerate(reads) if not (r.valid and r.confidence >= RESCUE_BELOW)
+                and (cut := tighten.tightened(cands[i].crop)) is not None]
+        if not weak:
+            return cands, reads
+        again = self.recognizer.read_many([cut for _, cut in weak], [cands[i].rows for i, _ in weak])
+        cands, reads = list(cands), list(reads)
+        for (i, cut), r in zip(weak, again):
+            first = reads[i]
+            if _cut_wins(first, r):
+                cands[i], reads[i] = replace(cands[i], crop=cut), r
+        return cands, reads
 
 
 def plates(kept: list[tuple[Candidate, CropRead]], ox: int = 0, oy: int = 0) -> list[FrameRead]:
@@ -327,6 +357,19 @@ def plates(kept: list[tuple[Candidate, CropRead]], ox: int = 0, oy: int = 0) -> 
         if r.text not in out or fr.confidence > out[r.text].confidence:
             out[r.text] = fr
     return sorted(out.values(), key=lambda f: (not _sure_home(f), -f.confidence))
+
+
+def _cut_wins(first: CropRead, cut: CropRead) -> bool:
+    """Whether the read of a crop cut down to the plate replaces the crop's first read: valid and surer,
+    and a read that only the loose foreign grammar takes only when sure (``RESCUE_BELOW``) and in place
+    of another foreign read. Cut down, cab lettering and stickers read as weak foreign plates ("IA10NC"
+    of "HAIPHONG CO"); with this rule 4 of 150 plate-less truck fronts read a weak foreign plate, as
+    without the cut, where 6 did without it."""
+    if not cut.valid or (first.valid and cut.confidence <= first.confidence):
+        return False
+    if country_of(cut.text) != "XX":
+        return True
+    return first.valid and country_of(first.text) == "XX" and cut.confidence >= RESCUE_BELOW
 
 
 def _moved(c: Candidate, r: CropRead, ox: int, oy: int) -> FrameRead:

@@ -73,9 +73,10 @@ class PlatePipeline:
     def read_crop(self, crop: np.ndarray, rows: int | None = None, straighten: bool = True) -> CropRead:
         """A plate crop's read (BGR or grey; ``rows`` given, or told by its shape).
 
-        A read below ``RESCUE_BELOW`` or outside every grammar is often a loose crop: a tail light above
-        a motorbike plate, or the plate off-centre, so the fixed split between a two-row plate's rows
-        cuts through one. The detector then finds the plate's lines within the crop
+        A read below ``RESCUE_BELOW`` or outside every grammar is first read again cut down to the
+        plate's own rectangle (:meth:`_cut_read`, :mod:`edge.plate.tighten`). Still that weak, it is
+        often a loose crop of another kind: a tail light above a motorbike plate, or the plate
+        off-centre, so the fixed split between a two-row plate's rows cuts through one. The detector then finds the plate's lines within the crop
         (:meth:`TextDetector.stage`), and its best plate read wins if it is more confident (and, for a
         two-row crop, covers both rows). Costs a detector pass on the ~13 % of real crops read that weakly.
 
@@ -363,8 +364,8 @@ def _cut_wins(first: CropRead, cut: CropRead) -> bool:
     """Whether the read of a crop cut down to the plate replaces the crop's first read: valid and surer,
     and a read that only the loose foreign grammar takes only when sure (``RESCUE_BELOW``) and in place
     of another foreign read. Cut down, cab lettering and stickers read as weak foreign plates ("IA10NC"
-    of "HAIPHONG CO"); with this rule 4 of 150 plate-less truck fronts read a weak foreign plate, as
-    without the cut, where 6 did without it."""
+    of "HAIPHONG CO"): with the cut and without this rule, 6 of 150 plate-less truck fronts read a weak
+    foreign plate; with the rule 4, as without the cut."""
     if not cut.valid or (first.valid and cut.confidence <= first.confidence):
         return False
     if country_of(cut.text) != "XX":

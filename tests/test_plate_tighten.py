@@ -46,6 +46,19 @@ def test_the_plate_is_found_within_a_loose_crop(layout, seed, blur):
     assert -2 <= x + bw - mx - w <= ax and -2 <= y + bh - my - h <= ay
 
 
+def test_a_photo_sized_crop_is_looked_at_shrunk_and_cut_at_full_size():
+    rng = random.Random(5)
+    plate = render_plate("51F06532", "vn1", rng, height=40)
+    h, w = plate.shape[:2]
+    crop = cv2.copyMakeBorder(plate, 12, 12, 30, 30, cv2.BORDER_CONSTANT, value=(30, 30, 160))
+    small = tighten.plate_box(crop)
+    big = tighten.plate_box(cv2.resize(crop, None, fx=6, fy=6, interpolation=cv2.INTER_CUBIC))
+    assert small is not None and big is not None and max(crop.shape[:2]) * 6 > tighten.MAX_SIDE
+    assert all(abs(b - 6 * s) <= 8 for b, s in zip(big, small))
+    cut = tighten.tightened(cv2.resize(crop, None, fx=6, fy=6))
+    assert cut is not None and abs(cut.shape[1] - 6 * w) <= 0.15 * 6 * w
+
+
 def test_a_crop_cut_at_the_plate_is_left_alone():
     rng = random.Random(3)
     plate = render_plate("51F06532", "vn1", rng, height=40)

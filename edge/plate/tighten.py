@@ -30,6 +30,9 @@ MAX_AREA = 0.85
 #: Margin kept round the plate's rectangle, as a share of its size (the recogniser was trained on
 #: crops with a little of the surroundings).
 PAD = 0.04
+#: A crop longer than this (px) is looked at shrunk to it: the colour work on a photo-sized crop would
+#: cost more than the read.
+MAX_SIDE = 400
 
 
 def plate_box(crop: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -38,6 +41,14 @@ def plate_box(crop: np.ndarray) -> tuple[int, int, int, int] | None:
     h, w = crop.shape[:2]
     if crop.ndim != 3 or h < 8 or w < 16:
         return None
+    if max(h, w) > MAX_SIDE:
+        s = MAX_SIDE / max(h, w)
+        small = plate_box(cv2.resize(crop, (max(16, round(w * s)), max(8, round(h * s))),
+                                     interpolation=cv2.INTER_AREA))
+        if small is None:
+            return None
+        x, y, bw, bh = (round(v / s) for v in small)
+        return x, y, min(bw, w - x), min(bh, h - y)
     lab = cv2.cvtColor(crop[:, :, :3], cv2.COLOR_BGR2LAB).astype(np.float32)
     y0, y1 = int(h * MIDDLE), int(h * (1 - MIDDLE)) + 1
     x0, x1 = int(w * MIDDLE), int(w * (1 - MIDDLE)) + 1

@@ -76,9 +76,9 @@ class PlatePipeline:
         A read below ``RESCUE_BELOW`` or outside every grammar is first read again cut down to the
         plate's own rectangle (:meth:`_cut_read`, :mod:`edge.plate.tighten`). Still that weak, it is
         often a loose crop of another kind: a tail light above a motorbike plate, or the plate
-        off-centre, so the fixed split between a two-row plate's rows cuts through one. The detector then finds the plate's lines within the crop
-        (:meth:`TextDetector.stage`), and its best plate read wins if it is more confident (and, for a
-        two-row crop, covers both rows). Costs a detector pass on the ~13 % of real crops read that weakly.
+        off-centre, so the fixed split between a two-row plate's rows cuts through one. The detector
+        then finds the plate's lines within the crop (:meth:`TextDetector.stage`), and its best plate
+        read wins if it is more confident (and, for a two-row crop, covers both rows). Costs a detector pass on the ~13 % of real crops read that weakly.
 
         ``rows``, when given, is a hint, and hints are sometimes wrong: a one-row plate cut with the car
         around it looks two-row by shape, and labellers mark it so. When the hinted read is weak, the
@@ -328,8 +328,7 @@ class PlatePipeline:
         again = self.recognizer.read_many([cut for _, cut in weak], [cands[i].rows for i, _ in weak])
         cands, reads = list(cands), list(reads)
         for (i, cut), r in zip(weak, again):
-            first = reads[i]
-            if _cut_wins(first, r):
+            if _cut_wins(reads[i], r):
                 cands[i], reads[i] = replace(cands[i], crop=cut), r
         return cands, reads
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-#: The middle of the crop whose median colour is taken as the plate's (shares of each side, from
-#: either edge).
+#: The middle of the crop, whose two colours are the plate's and its text's, and which the plate's
+#: blob must cover (shares of each side, from either edge).
 MIDDLE = 0.3
 #: A blob narrower or lower than these shares of the crop is a part of the plate (one character's
 #: background between strokes), not the plate.

@@ -20,7 +20,8 @@ import pytest
 
 from edge.plate.evaluate import comparable
 from edge.plate.pipeline import PlatePipeline
-from edge.plate.recognizer import Recognizer, ctc_decode, grammar_ok
+from edge.plate.decode import greedy as ctc_decode
+from edge.plate.recognizer import Recognizer, grammar_ok
 from edge.plate.synth import LAYOUTS, random_text, render_plate, rows_of
 from edge.plate.training.augment import degrade, perspective
 from edge.plate.training import heldout

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.plate import prep
-from edge.plate.charset import CHARS
+from edge.plate.decode import decode
 from edge.plate.ovmodel import CompiledModel
 from edge.plate.text import CN_RE, VN_RE, XX_RE
 
@@ -40,23 +40,6 @@ def grammar_ok(text: str) -> bool:
         return True
     digits = sum(c.isdigit() for c in text)
     return bool(XX_RE.match(text)) and digits >= 2 and digits < len(text)
-
-
-def ctc_decode(probs: np.ndarray) -> tuple[str, tuple[float, ...]]:
-    """Greedy CTC over one T×K probability matrix; a character's confidence is its run's best probability."""
-    best = probs.argmax(axis=1)
-    chars: list[str] = []
-    confs: list[float] = []
-    prev = 0
-    for t, k in enumerate(best):
-        p = float(probs[t, k])
-        if k != 0 and k != prev:
-            chars.append(CHARS[k - 1])
-            confs.append(p)
-        elif k != 0 and k == prev:
-            confs[-1] = max(confs[-1], p)
-        prev = k
-    return "".join(chars), tuple(confs)
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
@@ -92,7 +75,7 @@ class Recognizer:
             return [best[i] for i in range(len(crops))]
         probs = self.infer(np.stack(lines))
         for (i, r), p in zip(items, probs):
-            text, confs = ctc_decode(p)
+            text, confs = decode(p)
             read = CropRead(text, min(confs) if confs else 0.0, confs, r, grammar_ok(text))
             cur = best.get(i)
             if cur is None or (read.valid, read.confidence) > (cur.valid, cur.confidence):

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from edge.plate.lines import bbox
-from edge.plate.text import CN_PROVINCES
+from edge.plate.text import CN_PROVINCES, HR_REGIONS
 
 Layout = Literal["vn1", "vn2", "cn", "latin"]
 LAYOUTS: tuple[Layout, ...] = ("vn1", "vn2", "cn", "latin")
@@ -27,9 +27,7 @@ LATIN_FONTS = ("latin-condensed-bold.ttf", "latin-bold.ttf", "latin-mono-bold.tt
 _VN_SERIES = "ABCDEFGHKLMNPSTUVXYZ"
 _LETTERS = string.ascii_uppercase
 _DIGITS = string.digits
-#: Croatian region codes (Š, Č, Ž as S, C, Z), the commonest European plates in the shared crops
-_EU_REGIONS = ("ZG", "ST", "RI", "SI", "OS", "PU", "KA", "ZD", "DU", "VZ", "SB", "KR", "BJ", "DA", "SK",
-               "VU", "IM", "VK", "PZ", "NG", "KC", "GS", "MA", "DJ", "CK", "BM", "KT", "NA", "OG", "SL")
+_EU_REGIONS = HR_REGIONS
 #: letters of Croatian series, with I (the one the model dropped) twice as likely
 _EU_LETTERS = "ABCDEFGHIIJKLMNOPRSTUVZ"
 

@@ -28,6 +28,18 @@ VN_RE = re.compile(r"^\d{2}[A-Z]{1,2}\d?\d{4,5}$")
 CN_RE = re.compile(rf"^[{CN_PROVINCES}][A-Z](?:[A-Z0-9]{{5,6}}|[A-Z0-9]{{4}}[{CN_SPECIAL}])$")
 XX_RE = re.compile(r"^[A-Z0-9]{4,10}$")
 
+#: The VN formats plates are issued in, narrower than VN_RE (which takes whatever an office or a
+#: declaration may write): a series of one letter (cars, trucks, two-row car plates: 51F-065.32), one
+#: letter and a digit (motorbikes: 59-L2 149.99), or two letters (LD, NG, KT... and mopeds: 29-AB
+#: 159.47), then four digits (old plates) or five; or the MĐ series of electric motorbikes, always
+#: with a digit and five more (29-MĐ1 122.35).
+VN_ISSUED_RE = re.compile(r"^\d{2}(?:(?!MD)[A-Z][A-Z0-9]?\d{4,5}|MD\d{6})$")
+#: Croatian region codes (Š, Č, Ž as S, C, Z): the commonest European plates in the shared crops.
+HR_REGIONS = ("ZG", "ST", "RI", "SI", "OS", "PU", "KA", "ZD", "DU", "VZ", "SB", "KR", "BJ", "DA", "SK",
+              "VU", "IM", "VK", "PZ", "NG", "KC", "GS", "MA", "DJ", "CK", "BM", "KT", "NA", "OG", "SL")
+#: A Croatian plate: region code, three or four digits, a series of one or two letters (ZG 4256-AI).
+HR_RE = re.compile(rf"^(?:{'|'.join(HR_REGIONS)})\d{{3,4}}[A-Z]{{1,2}}$")
+
 MIN_LEN, MAX_LEN = 4, 12
 
 #: Groups of characters an OCR model confuses; each maps to its group's first member.
@@ -102,6 +114,13 @@ def country_of(text: str) -> Country:
     if CN_RE.match(text):
         return "CN"
     return "XX"
+
+
+def known_format(text: str) -> bool:
+    """Whether a cleaned read is a plate as issued: a VN format (:data:`VN_ISSUED_RE`), a CN plate, or a
+    foreign format the recogniser knows (:data:`HR_RE`). The decoder prefers such a read over a
+    likelier one that is none of them (:mod:`edge.plate.decode`)."""
+    return bool(VN_ISSUED_RE.match(text) or CN_RE.match(text) or HR_RE.match(text))
 
 
 def normalize(raw: str) -> Plate:

@@ -27,7 +27,7 @@ from edge.plate.training.train import load_real
 
 
 def _accuracy(rec: Recognizer, samples: list[data.Sample]) -> tuple[float, float]:
-    from edge.plate.recognizer import ctc_decode
+    from edge.plate.decode import greedy as ctc_decode
     correct, t0 = 0, time.perf_counter()
     for s in samples:
         text, _ = ctc_decode(rec.infer(prep.model_input(s.line)[None])[0])

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from edge.plate import prep
-from edge.plate.recognizer import ctc_decode
+from edge.plate.decode import greedy as ctc_decode
 from edge.plate.training import data, labels
 from edge.plate.training.train import add_recipe_args, fit, recipe_of, training_label
 

@@ -27,7 +27,7 @@ DEFAULT_MODEL = INT8_MODEL if INT8_MODEL.exists() else FP_MODEL
 @dataclass(frozen=True)
 class CropRead:
     text: str  # cleaned: letters, digits and CJK only
-    confidence: float  # the weakest character's probability (0 when nothing was read)
+    confidence: float  # the weakest character's confidence (0 when nothing was read; see edge.plate.decode)
     char_confidence: tuple[float, ...]
     rows: int
     valid: bool  # the text matches a plate grammar (VN, CN or a plain foreign plate)

@@ -27,7 +27,6 @@ LATIN_FONTS = ("latin-condensed-bold.ttf", "latin-bold.ttf", "latin-mono-bold.tt
 _VN_SERIES = "ABCDEFGHKLMNPSTUVXYZ"
 _LETTERS = string.ascii_uppercase
 _DIGITS = string.digits
-_EU_REGIONS = HR_REGIONS
 #: letters of Croatian series, with I (the one the model dropped) twice as likely
 _EU_LETTERS = "ABCDEFGHIIJKLMNOPRSTUVZ"
 
@@ -73,7 +72,7 @@ def random_text(layout: Layout, rng: random.Random) -> str:
                        else rng.choice(_DIGITS) for _ in range(tail_len))
         return f"{rng.choice(CN_PROVINCES)}{rng.choice('ABCDEFGHJKLMNPQRS')}·{tail}"
     if rng.random() < 0.45:  # European: region code, emblem gap, number, series ("ZG 4256-AI")
-        region = (rng.choice(_EU_REGIONS) if rng.random() < 0.75
+        region = (rng.choice(HR_REGIONS) if rng.random() < 0.75
                   else "".join(rng.choice(_LETTERS) for _ in range(rng.randint(1, 3))))
         series = "".join(rng.choice(_EU_LETTERS) for _ in range(rng.randint(1, 2)))
         return f"{region} {d(rng.randint(3, 4))}{rng.choice(['-', '-', ' ', ''])}{series}"

@@ -117,3 +117,48 @@ def test_a_weak_read_is_not_mended():
     text, confs = decode.greedy(probs)
     assert min(confs) < decode.MEND_FROM and not known_format(text)
     assert decode.decode(probs) == (text, confs)
+
+
+def _paths_total(probs: np.ndarray, text: str) -> float:
+    """The probability of ``text`` by brute force: every path of labels through the columns that
+    collapses to it (repeats merged, blanks dropped). Only for a few columns."""
+    from itertools import product
+
+    from edge.plate.charset import CHARS
+    labels = [k for k in range(probs.shape[1]) if probs[:, k].max() > 0.01]
+    total = 0.0
+    for path in product(labels, repeat=probs.shape[0]):
+        out, prev = [], 0
+        for k in path:
+            if k and k != prev:
+                out.append(CHARS[k - 1])
+            prev = k
+        if "".join(out) == text:
+            total += float(np.prod([probs[t, k] for t, k in enumerate(path)]))
+    return total
+
+
+@pytest.mark.parametrize("text", ["", "1", "11", "12", "121", "2"])
+def test_likelihood_sums_every_alignment(text: str):
+    rng = np.random.default_rng(len(text))
+    outputs = []
+    for _ in range(2):  # two outputs (two cuts of a crop) scored at once
+        spec = []
+        for _ in range(5):
+            blank, one = rng.uniform(0.1, 0.5, 2)
+            spec.append({"": blank, "1": one, "2": 0.995 - blank - one})
+        outputs.append(columns(spec))
+    probs = np.stack(outputs)
+    got = decode.likelihood(np.log(probs), text)
+    assert got.shape == (2,)
+    for v in range(2):
+        assert math.exp(got[v]) == pytest.approx(_paths_total(probs[v], text), rel=1e-6)
+
+
+def test_likelihood_bounds_the_beams_pruned_sum():
+    # the beam drops unlikely labels and prefixes, so its sums fall a little short of the exact ones
+    probs = columns(sure("S") + [{"": 0.6, "I": 0.35}] + sure("569AD"))
+    for text, logp in decode.beam(probs)[:3]:
+        exact = decode.likelihood(np.log(probs)[None], text)[0]
+        assert logp <= exact + 1e-9
+        assert exact - logp < 0.01

@@ -22,7 +22,7 @@ from difflib import SequenceMatcher
 
 import numpy as np
 
-from edge.plate.charset import CHARS
+from edge.plate.charset import CHARS, encode
 from edge.plate.text import known_format
 
 #: How much less likely (in nats of the sequence's log-probability) a read in a known format may be
@@ -90,6 +90,28 @@ def beam(probs: np.ndarray, width: int = BEAM_WIDTH, prune: float = PRUNE_BELOW)
     return sorted(out, key=lambda tv: -tv[1])
 
 
+def likelihood(logp: np.ndarray, text: str) -> np.ndarray:
+    """The log-probability of ``text`` (summed over its alignments: the CTC forward pass) under each of
+    V outputs of the model, V×T×K log-probabilities; one value per output."""
+    if not text:
+        return logp[:, :, 0].sum(axis=1)
+    ext = np.zeros(2 * len(text) + 1, dtype=np.int64)  # the labels with a blank before, between and after
+    ext[1::2] = encode(text)
+    # a path may skip a blank between two different labels (not between a repeat: that would merge them)
+    skip = np.zeros(len(ext), dtype=bool)
+    skip[2:] = (ext[2:] != 0) & (ext[2:] != ext[:-2])
+    emit = logp[:, :, ext]  # V×T×S
+    v = logp.shape[0]
+    alpha = np.full((v, len(ext)), _NEG)
+    alpha[:, :2] = emit[:, 0, :2]
+    edge = np.full((v, 2), _NEG)
+    for t in range(1, logp.shape[1]):
+        one = np.concatenate([edge[:, :1], alpha[:, :-1]], axis=1)
+        two = np.where(skip, np.concatenate([edge, alpha[:, :-2]], axis=1), _NEG)
+        alpha = np.logaddexp(np.logaddexp(alpha, one), two) + emit[:, t]
+    return np.logaddexp(alpha[:, -1], alpha[:, -2])
+
+
 def mended_confidence(greedy_text: str, greedy_confs: tuple[float, ...], text: str,
                       posterior: float) -> tuple[float, ...]:
     """Per-character confidences of ``text``, mended from the greedy read: a character both reads share
@@ -122,15 +144,23 @@ def decode(probs: np.ndarray, margin: float | None = None) -> tuple[str, tuple[f
     if not text or known_format(text) or min(confs) < MEND_FROM:
         return text, confs
     ranked = beam(probs)
-    floor = ranked[0][1] - margin
+    alt = steered(ranked, text, margin)
+    if alt is None or alt[0] == text:
+        return text, confs
+    # the read's share of the beam's probability, known formats weighted by e^margin
+    weight = math.exp(margin)
+    total = sum(math.exp(lp) * (weight if known_format(t) else 1.0) for t, lp in ranked)
+    return alt[0], mended_confidence(text, confs, alt[0], math.exp(alt[1]) * weight / total)
+
+
+def steered(ranked: list[tuple[str, float]], read: str, margin: float) -> tuple[str, float] | None:
+    """Among texts and their log-probabilities, best first: the first in a known format no more than
+    ``margin`` below the first, and starting with a Chinese character only where ``read`` does
+    (:func:`_cjk`); None when there is none."""
+    floor = ranked[0][1] - margin if ranked else 0.0
     for alt, logp in ranked:
         if logp < floor:
             break
-        if known_format(alt) and _cjk(alt) == _cjk(text):
-            if alt == text:
-                return text, confs
-            # the read's share of the beam's probability, known formats weighted by e^margin
-            weight = math.exp(margin)
-            total = sum(math.exp(lp) * (weight if known_format(t) else 1.0) for t, lp in ranked)
-            return alt, mended_confidence(text, confs, alt, math.exp(logp) * weight / total)
-    return text, confs
+        if known_format(alt) and _cjk(alt) == _cjk(read):
+            return alt, logp
+    return None

@@ -8,10 +8,11 @@ import cv2
 import numpy as np
 
 from edge.plate import prep, rectify, tighten
+from edge.plate.decode import MEND_FROM
 from edge.plate.detector import TextDetector
 from edge.plate.lines import Candidate, candidates, inside
 from edge.plate.recognizer import CropRead, Recognizer
-from edge.plate.text import country_of
+from edge.plate.text import country_of, known_format
 
 #: Zoom of the second, closer look at a frame that should show a plate (see :meth:`read_frame`).
 FALLBACK_ZOOM = 1.5
@@ -83,7 +84,8 @@ class PlatePipeline:
         ``rows``, when given, is a hint, and hints are sometimes wrong: a one-row plate cut with the car
         around it looks two-row by shape, and labellers mark it so. When the hinted read is weak, the
         other row count is read too and wins if it reads a plate surely (``RESCUE_BELOW``): a plate
-        read the wrong way round comes out as garbage, not as a sure plate.
+        read the wrong way round comes out as garbage, not as a sure plate. It also wins, fairly sure
+        (``MEND_FROM``), in a known plate format where the hinted read is in none.
 
         A read still weak after that (below ``STRAIGHTEN_BELOW``; in a box that looks one-row, as crops
         squeezed to 94×24 do, below ``STRAIGHTEN_SQUEEZED_BELOW``) may be a turned plate cut at its
@@ -129,6 +131,11 @@ class PlatePipeline:
         if rows is not None:
             other = self.recognizer.read(crop, 3 - rows)
             if other.valid and other.confidence >= max(RESCUE_BELOW, read.confidence):
+                return other
+            # a hinted read in no known plate format loses to a fair read in one the other way round:
+            # a two-row plate labelled one-row reads as a short foreign plate ("2E55" of 99-A2 62.95)
+            if (known_format(other.text) and not known_format(read.text)
+                    and other.confidence >= MEND_FROM):
                 return other
         # the rescue keeps two rows only where two rows are known (a hint, or the crop's shape): a crop
         # whose shape allows either was read both ways, and a weak two-row read of it is no evidence

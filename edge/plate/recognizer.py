@@ -2,7 +2,8 @@
 
 The network (a small CRNN trained by :mod:`edge.plate.training.train`) reads one line; two-row
 plates are split and laid side by side first (:mod:`edge.plate.prep`). The model is compiled once;
-several crops (and both row readings of an ambiguous crop) go through in one batch.
+several crops (and both row readings of an ambiguous crop) go through in one batch. A weak read of a
+single crop is checked over several cuts of it (:mod:`edge.plate.jitter`).
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.plate import prep
-from edge.plate.decode import decode
+from edge.plate import jitter, prep
+from edge.plate.decode import MEND_FROM, decode, mended_confidence
 from edge.plate.ovmodel import CompiledModel
 from edge.plate.text import CN_RE, VN_RE, XX_RE
 
@@ -57,8 +58,10 @@ class Recognizer:
         """N×1×32×160 float32 → N×T×K probabilities."""
         return _softmax(self._model.run(batch))
 
-    def read_many(self, crops: list[np.ndarray], rows: list[int | None] | None = None) -> list[CropRead]:
-        """Read several crops (BGR or grey) in one batch; ``rows`` given per crop, or told by shape."""
+    def read_many(self, crops: list[np.ndarray], rows: list[int | None] | None = None,
+                  recheck: bool = False) -> list[CropRead]:
+        """Read several crops (BGR or grey) in one batch; ``rows`` given per crop, or told by shape.
+        ``recheck``: weak reads are checked over several cuts of their crops (:meth:`_rechecked`)."""
         items: list[tuple[int, int]] = []  # (crop index, rows)
         lines: list[np.ndarray] = []
         for i, crop in enumerate(crops):
@@ -80,7 +83,30 @@ class Recognizer:
             cur = best.get(i)
             if cur is None or (read.valid, read.confidence) > (cur.valid, cur.confidence):
                 best[i] = read
-        return [best[i] for i in range(len(crops))]
+        reads = [best[i] for i in range(len(crops))]
+        return self._rechecked(crops, reads) if recheck else reads
 
-    def read(self, crop: np.ndarray, rows: int | None = None) -> CropRead:
-        return self.read_many([crop], [rows])[0]
+    def _rechecked(self, crops: list[np.ndarray], reads: list[CropRead]) -> list[CropRead]:
+        """Reads below ``jitter.RECHECK_BELOW`` (or outside every grammar), but not so weak that they are
+        likely no plate at all (``MEND_FROM``, as for the format-steered decoding), read again over
+        several cuts of their crops in one batch; the text likeliest over all the cuts wins
+        (:func:`jitter.consensus`). The characters it changed are as sure as its mean probability."""
+        weak = [i for i, r in enumerate(reads) if r.text and r.confidence >= MEND_FROM
+                and not (r.valid and r.confidence >= jitter.RECHECK_BELOW)]
+        if not weak:
+            return reads
+        n = len(jitter.CUTS)
+        probs = self.infer(np.stack([line for i in weak
+                                     for line in jitter.lines(prep.to_gray(crops[i]), reads[i].rows)]))
+        out = list(reads)
+        for j, i in enumerate(weak):
+            text, mean = jitter.consensus(probs[j * n:(j + 1) * n], reads[i].text)
+            if text and text != reads[i].text:
+                confs = mended_confidence(reads[i].text, reads[i].char_confidence, text, mean)
+                out[i] = CropRead(text, min(confs), confs, reads[i].rows, grammar_ok(text))
+        return out
+
+    def read(self, crop: np.ndarray, rows: int | None = None, recheck: bool = True) -> CropRead:
+        """One crop's read; a weak one is checked over several cuts of the crop unless ``recheck`` is
+        False (see :meth:`read_many`)."""
+        return self.read_many([crop], [rows], recheck)[0]

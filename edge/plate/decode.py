@@ -104,10 +104,10 @@ def likelihood(logp: np.ndarray, text: str) -> np.ndarray:
     v = logp.shape[0]
     alpha = np.full((v, len(ext)), _NEG)
     alpha[:, :2] = emit[:, 0, :2]
-    edge = np.full((v, 2), _NEG)
+    before = np.full((v, 2), _NEG)  # nothing before the first label
     for t in range(1, logp.shape[1]):
-        one = np.concatenate([edge[:, :1], alpha[:, :-1]], axis=1)
-        two = np.where(skip, np.concatenate([edge, alpha[:, :-2]], axis=1), _NEG)
+        one = np.concatenate([before[:, :1], alpha[:, :-1]], axis=1)
+        two = np.where(skip, np.concatenate([before, alpha[:, :-2]], axis=1), _NEG)
         alpha = np.logaddexp(np.logaddexp(alpha, one), two) + emit[:, t]
     return np.logaddexp(alpha[:, -1], alpha[:, -2])
 

@@ -50,7 +50,7 @@ def _stretch(gray: np.ndarray) -> np.ndarray:
     return np.clip((gray.astype(np.float32) - lo) / (hi - lo), 0.0, 1.0)
 
 
-def _shrink(gray: np.ndarray, rows: int) -> np.ndarray:
+def shrink(gray: np.ndarray, rows: int) -> np.ndarray:
     """Halve a large crop (Gaussian pyramid) until it is at most 4× the line's height: area resizing of a
     full-resolution crop costs more than the network."""
     while gray.shape[0] > 4 * INPUT_H * rows and gray.shape[1] > 4 * INPUT_W:
@@ -60,7 +60,7 @@ def _shrink(gray: np.ndarray, rows: int) -> np.ndarray:
 
 def line_image(gray: np.ndarray, rows: int) -> np.ndarray:
     """The uint8 INPUT_H × INPUT_W line for a grey crop read as ``rows`` rows."""
-    gray = _shrink(gray, rows)
+    gray = shrink(gray, rows)
     if rows == 1:
         return cv2.resize(gray, (INPUT_W, INPUT_H), interpolation=cv2.INTER_AREA)
     h = gray.shape[0]

@@ -490,8 +490,10 @@ class _StagingDetector:
     # one row of a small two-row plate read as two rows into a plausible VN plate, weakly
     ([_fr("40C43517", 0.43)], [_fr("59F116711", 1.0), _fr("59F1", 0.99)], [], "59F116711", [1.0, 1.5]),
     # no surer: the usual reads stay, and the plate is looked at closely, in vain
-    ([_fr("40C43517", 0.43)], [_fr("40C43517", 0.41)], [], "40C43517", [1.0, 1.5, "staged"]),
-    ([_fr("59F1", 0.99)], [_fr("59F116711", 0.7)], [], "59F116711", [1.0, 1.5, "staged"]),  # foreign only
+    # (the staged region, showing no plate, is looked at closer too: see _staged)
+    ([_fr("40C43517", 0.43)], [_fr("40C43517", 0.41)], [], "40C43517", [1.0, 1.5, "staged", "staged"]),
+    ([_fr("59F1", 0.99)], [_fr("59F116711", 0.7)], [], "59F116711",
+     [1.0, 1.5, "staged", "staged"]),  # foreign only
     ([_fr("59F116711", 0.95)], [], [], "59F116711", [1.0]),  # sure: one look
     ([], [_fr("ZG270JB", 0.9)], [], "ZG270JB", [1.0, 1.5]),  # nothing read: whatever the closer look reads
     # a home plate, but weak: looked at closely, and the surer close read wins
@@ -500,7 +502,7 @@ class _StagingDetector:
     # a two-row read is not replaced by one of its rows, even a surer one; the next two-row read may
     ([_fr("59F116717", 0.85, 2)], [], [_fr("59F1", 0.99), _fr("59F116711", 0.9, 2)], "59F116711",
      [1.0, "staged"]),
-    ([_fr("59F116717", 0.85, 2)], [], [_fr("59F1", 0.99)], "59F116717", [1.0, "staged"]),
+    ([_fr("59F116717", 0.85, 2)], [], [_fr("59F1", 0.99)], "59F116717", [1.0, "staged", "staged"]),
     # nor a VN read by one that only the foreign grammar takes: the province's first digit lost
     ([_fr("55P87062", 0.85, 2)], [], [_fr("5P87062", 0.95, 2)], "55P87062", [1.0, "staged"]),
 ])
@@ -814,3 +816,37 @@ def test_rows_overlapping_by_most_of_a_line_still_pair():
         bottom = cv2.boxPoints(((640.0, 340.0 + 30.0 * (1 - overlap) + 1.0), (160.0, 30.0), -3.0))
         cands = lines.candidates(image, [(top, 0.9), (bottom, 0.8)])
         assert sum(c.rows == 2 for c in cands) == pairs, overlap
+
+
+
+def _staging(by_zoom: dict[float, list[FrameRead]], fallback_zoom: float = FALLBACK_ZOOM
+             ) -> tuple[PlatePipeline, list[float]]:
+    """A pipeline whose staged frame reads as scripted at each zoom, and the zooms it was read at."""
+    pipe = PlatePipeline(detector=_StagingDetector(), fallback_zoom=fallback_zoom)  # type: ignore[arg-type]
+    zooms: list[float] = []
+
+    def read(image: np.ndarray, zoom: float, ox: int, oy: int) -> Look:
+        assert image is _StagingDetector.STAGED
+        zooms.append(zoom)
+        return Look(by_zoom.get(zoom, []))
+
+    pipe._read_upright = read  # type: ignore[method-assign]
+    return pipe, zooms
+
+
+def test_a_staged_crop_showing_no_plate_is_looked_at_closer():
+    # a photo-sized crop: its two-row plate shows only its top row until looked at closer
+    region = np.zeros((40, 60, 3), np.uint8)
+    pipe, zooms = _staging({1.0: [_fr("38MD1", 0.94)], FALLBACK_ZOOM: [_fr("38MD105087", 0.8, 2)]})
+    found = pipe._staged(region, 2, 0.2)
+    assert found is not None and found.text == "38MD105087"
+    assert zooms == [1.0, FALLBACK_ZOOM]
+
+
+def test_a_staged_crop_showing_a_weaker_plate_is_not_looked_at_again():
+    region = np.zeros((40, 60, 3), np.uint8)
+    pipe, zooms = _staging({1.0: [_fr("38MD105087", 0.3, 2)], FALLBACK_ZOOM: [_fr("38MD105087", 0.8, 2)]})
+    assert pipe._staged(region, 2, 0.5) is None
+    assert zooms == [1.0]
+    never_closer, zooms = _staging({FALLBACK_ZOOM: [_fr("38MD105087", 0.8, 2)]}, fallback_zoom=1.0)
+    assert never_closer._staged(region, 2, 0.2) is None and zooms == [1.0]

@@ -183,12 +183,15 @@ class PlatePipeline:
         ``confidence`` and, where the first read had two rows (``rows`` 2), has two rows too, and where
         it fitted the VN or CN grammar (``home``), fits one too. Its box is the staged frame's.
 
-        Where the staged frame shows no such plate at all, it is looked at again closer
-        (``fallback_zoom``, in tiles), as a thorough frame is: a photo-sized crop (2048×1536) holds its
-        plate small, and a two-row plate's lines found at that size read no better than faint
-        (``38MD105087`` read whole at 0.26, "38MD1" alone at 0.94)."""
+        Where the staged frame shows no such plate at all and staging shrank the region, it is looked
+        at again closer (``fallback_zoom``, in tiles), as a thorough frame is: a photo-sized crop
+        (2048×1536) holds its plate small, and a two-row plate's lines found at that size read no
+        better than faint (``38MD105087`` read whole at 0.26, "38MD1" alone at 0.94). A region staging
+        scaled up has no more to show closer (turned CN plates' boxes: the same reads, 3× the time)."""
         stage = self.detector.stage(region)
-        for zoom in (1.0, self.fallback_zoom) if self.fallback_zoom > 1.0 else (1.0,):
+        ch, cw = self.detector.landscape
+        shrunk = region.shape[0] > ch or region.shape[1] > cw
+        for zoom in (1.0, self.fallback_zoom) if shrunk and self.fallback_zoom > 1.0 else (1.0,):
             for f in self._read(stage, zoom, 0, 0):
                 if rows == 2 and f.rows != 2:
                     continue  # one row of a two-row plate whose other row the detector missed

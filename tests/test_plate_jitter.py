@@ -115,3 +115,12 @@ def test_only_the_weak_crops_of_a_batch_are_rechecked():
     reads = rec.read_many(crops, [1, 2, 1], recheck=True)
     assert rec.batches == [3, n]
     assert [r.text for r in reads] == ["51F06532", "54H15326", "29A12345"]
+
+
+def test_consensus_never_adds_a_chinese_province_character():
+    # the cuts lean to a province character before a foreign read ("川AHCK190", a valid Chinese plate);
+    # the read stays foreign, as a single read's mend does
+    lead = columns([{"川": 0.55, "": 0.44}, {"": 0.99}])
+    outputs = [np.concatenate([lead, reading("AHCK190")])] * 3
+    text, _ = jitter.consensus(np.stack(outputs), "AHCK190")
+    assert text == "AHCK190"

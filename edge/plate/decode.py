@@ -130,7 +130,7 @@ def mended_confidence(greedy_text: str, greedy_confs: tuple[float, ...], text: s
     return tuple(confs)
 
 
-def _cjk(text: str) -> bool:
+def leads_cjk(text: str) -> bool:
     """Whether a read starts with a Chinese character: a mend never adds or drops one, since a
     province character put before a foreign plate makes a valid Chinese plate of any Latin read
     ("川AHCK190" of Croatian "DA HCK 190")."""
@@ -156,11 +156,11 @@ def decode(probs: np.ndarray, margin: float | None = None) -> tuple[str, tuple[f
 def steered(ranked: list[tuple[str, float]], read: str, margin: float) -> tuple[str, float] | None:
     """Among texts and their log-probabilities, best first: the first in a known format no more than
     ``margin`` below the first, and starting with a Chinese character only where ``read`` does
-    (:func:`_cjk`); None when there is none."""
+    (:func:`leads_cjk`); None when there is none."""
     floor = ranked[0][1] - margin if ranked else 0.0
     for alt, logp in ranked:
         if logp < floor:
             break
-        if known_format(alt) and _cjk(alt) == _cjk(read):
+        if known_format(alt) and leads_cjk(alt) == leads_cjk(read):
             return alt, logp
     return None

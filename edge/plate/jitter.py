@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from edge.plate import prep
-from edge.plate.decode import MARGIN, beam, likelihood, steered
+from edge.plate.decode import MARGIN, beam, leads_cjk, likelihood, steered
 
 #: The cuts, as shares of the crop's width or height taken off its left, top, right and bottom edges;
 #: a negative share adds a margin of the crop's edge pixels repeated. The first is the crop itself.
@@ -62,10 +62,12 @@ def consensus(probs: np.ndarray, read: str) -> tuple[str, float]:
     steered to the plate formats as a single read is (:func:`edge.plate.decode.steered`), and its
     probability: the mean over the cuts of the probability each gives it."""
     logp = np.log(np.maximum(probs, 1e-30))
-    texts = dict.fromkeys([read, *(text for p in probs for text, _ in beam(p)[:CANDIDATES])])
+    # as for a single read's mend, no province character is added or dropped (decode.leads_cjk)
+    texts = [text for text in dict.fromkeys([read, *(text for p in probs for text, _ in beam(p)[:CANDIDATES])])
+             if leads_cjk(text) == leads_cjk(read)]
     # the mean of the probabilities, not of their logarithms: a cut that loses an edge character gives
     # the read a probability near 0, and a product of the cuts' probabilities would follow that cut
     ranked = sorted(((text, float(np.logaddexp.reduce(likelihood(logp, text)) - np.log(len(probs))))
                      for text in texts), key=lambda tl: -tl[1])
-    best = steered(ranked, ranked[0][0], MARGIN) or ranked[0]
+    best = steered(ranked, read, MARGIN) or ranked[0]
     return best[0], float(np.exp(best[1]))

@@ -20,7 +20,6 @@ import pytest
 
 from edge.plate.evaluate import comparable
 from edge.plate.pipeline import PlatePipeline
-from edge.plate.decode import greedy as ctc_decode
 from edge.plate.recognizer import CropRead, Recognizer, grammar_ok
 from edge.plate.synth import LAYOUTS, random_text, render_plate, rows_of
 from edge.plate.training.augment import degrade, perspective
@@ -188,16 +187,6 @@ def test_blank_and_noise_images_give_no_valid_plate(rec: Recognizer):
                 rng.integers(0, 255, (40, 160, 3), dtype=np.uint8), np.zeros((3, 3, 3), np.uint8)):
         read = rec.read(img)
         assert not (read.valid and read.confidence > 0.9)
-
-
-def test_ctc_decode_collapses_repeats_and_blanks():
-    k = 5
-    probs = np.full((6, k), 0.01)
-    for t, cls in enumerate([1, 1, 0, 1, 2, 0]):  # "0","0",blank,"0","1",blank → "001"
-        probs[t, cls] = 0.96 - 0.01 * t
-    text, confs = ctc_decode(probs)
-    assert text == "001"
-    assert len(confs) == 3 and confs[0] == pytest.approx(0.96)
 
 
 @pytest.mark.parametrize("text,ok", [("51F06532", True), ("59L214999", True), ("桂A12345", True),

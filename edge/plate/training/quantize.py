@@ -27,10 +27,10 @@ from edge.plate.training.train import load_real
 
 
 def _accuracy(rec: Recognizer, samples: list[data.Sample]) -> tuple[float, float]:
-    from edge.plate.decode import greedy as ctc_decode
+    from edge.plate.decode import greedy
     correct, t0 = 0, time.perf_counter()
     for s in samples:
-        text, _ = ctc_decode(rec.infer(prep.model_input(s.line)[None])[0])
+        text, _ = greedy(rec.infer(prep.model_input(s.line)[None])[0])
         correct += text == s.label
     return correct / len(samples), (time.perf_counter() - t0) / len(samples) * 1000
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from edge.plate import prep
-from edge.plate.decode import greedy as ctc_decode
+from edge.plate.decode import greedy
 from edge.plate.training import data, labels
 from edge.plate.training.train import add_recipe_args, fit, recipe_of, training_label
 
@@ -47,7 +47,7 @@ def read_all(model: torch.nn.Module, items: list[tuple[bytes, str, int]], device
         lines = [data.real(j, t, r, rng, augment=False) for j, t, r in items[i:i + 512]]
         x = torch.from_numpy(np.stack([prep.model_input(s.line) for s in lines])).to(device)
         probs = model(x).float().softmax(-1).cpu().numpy()
-        out += [ctc_decode(p) for p in probs]
+        out += [greedy(p) for p in probs]
     return out
 
 

@@ -21,7 +21,8 @@ OpenVINO CPU runtime):
   labels (``edge.plate.training.heldout``; crops a person cannot read are left out);
 - ``sustained_fps``: frames/s through the gate's reader (detect, recognise, vote) for ``--sustain-s``;
 - ``sustained_fps`` and ``rss_mb`` come from a separate process that holds only the gate's reader and
-  a handful of frames, as the daemon would (resident memory after the sustained run);
+  a handful of frames, as the daemon would (resident memory after the sustained run), with its
+  anonymous and file-backed parts (``rss_anon_mb``, ``rss_file_mb``: see :func:`benchmarks.memory_mb`);
 - ``modes_*``: the detector's inference modes, synchronous against asynchronous requests, in a
   process of their own (:mod:`benchmarks.plate_modes`).
 Goals: crop p50 ≤ 5 ms, frame p50 ≤ 100 ms, ≥ 8 frames/s, RSS ≤ 300 MB.
@@ -280,8 +281,9 @@ def sustain(seconds: float, frames_file: Path) -> dict[str, Any]:
         img = frames[(n // 20) % len(frames)]
         emitted += reader.read(Frame(img, time.time())) is not None
         n += 1
+    mem = memory_mb()
     return {"sustained_fps": round(n / (time.perf_counter() - t0), 2), "sustained_vehicle_reads": emitted,
-            "rss_mb": memory_mb()["VmRSS"]}
+            "rss_mb": mem["VmRSS"], "rss_anon_mb": mem["RssAnon"], "rss_file_mb": mem["RssFile"]}
 
 
 def _baseline(crops, frames) -> dict[str, Any]:

@@ -290,3 +290,15 @@ def test_turned_cn_box_crops_count_the_plates_read() -> None:
     assert 0.0 <= figures["cn_turned_crop_94x24_accuracy"] <= 1.0
     blind = plate._turned_cn_box_crops(Blind(), 2, random.Random(1))
     assert blind["cn_turned_crop_accuracy"] == blind["cn_turned_crop_94x24_accuracy"] == 0.0
+
+
+def test_memory_mb_splits_resident_memory_into_its_own_and_shared_library_pages() -> None:
+    from benchmarks import memory_mb
+
+    before = memory_mb()
+    block = bytearray(64 * 1024 * 1024)  # touched, so resident and anonymous
+    after = memory_mb()
+    assert set(after) == {"VmRSS", "VmHWM", "RssAnon", "RssFile"}
+    assert after["RssAnon"] + after["RssFile"] <= after["VmRSS"] + 1  # the rest is shared memory
+    assert after["RssAnon"] - before["RssAnon"] >= 60 and after["RssFile"] > 1  # python's own code, at least
+    del block

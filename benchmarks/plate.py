@@ -17,6 +17,8 @@ OpenVINO CPU runtime):
   to 94×24;
 - ``cn_blurred_scene_accuracy``: small synthetic CN plates (72-108 px wide) in 720×1160 portrait stills
   blurred as hand-held photos are (Gaussian, 9 or 11 px), read as still frames;
+- ``motion_blurred_scene_accuracy``: synthetic plates of every layout in stills smeared along the rows
+  by 7-21 px (a passing truck, a panning camera) and saved as JPEG, read as still frames;
 - ``*_accuracy_audited`` (the shared crops only): the same reads against the hand-audited held-out
   labels (``edge.plate.training.heldout``; crops a person cannot read are left out);
 - ``sustained_fps``: frames/s through the gate's reader (detect, recognise, vote) for ``--sustain-s``;
@@ -69,7 +71,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--turned", type=positive_int, default=40,
                    help="CN scenes with the plate turned 20-55°, and CN box crops turned 10-40°")
     p.add_argument("--blurred", type=positive_int, default=40,
-                   help="small CN plates in blurred portrait stills (edge/plate/tighten.py)")
+                   help="small CN plates in blurred portrait stills (edge/plate/tighten.py), and as many "
+                        "stills smeared along the rows (edge/plate/deblur.py)")
     p.add_argument("--seed", type=int, default=7)
 
 
@@ -150,7 +153,8 @@ def _ours(crops, frames, args) -> dict[str, Any]:
     turned = _turned_cn_scenes(pipe, args.turned, random.Random(args.seed + 2))
     boxes = _turned_cn_box_crops(pipe, args.turned, random.Random(args.seed + 3))
     blurred = _blurred_cn_scenes(pipe, args.blurred, random.Random(args.seed + 4))
-    return {**real_scenes, **turned, **boxes, **blurred, "crop_p50_ms": _pct(crop_ms, 50), "crop_p95_ms": _pct(crop_ms, 95),
+    moving = _motion_blurred_scenes(pipe, args.blurred, random.Random(args.seed + 5))
+    return {**real_scenes, **turned, **boxes, **blurred, **moving, "crop_p50_ms": _pct(crop_ms, 50), "crop_p95_ms": _pct(crop_ms, 95),
             **_accuracy(crop_reads, crops, "crop_accuracy"), "crops": len(crops),
             "frame_p50_ms": _pct(frame_ms, 50), "frame_p95_ms": _pct(frame_ms, 95),
             "frame_accuracy": round(frame_ok / len(frames), 4), "frames": len(frames),
@@ -238,6 +242,31 @@ def _blurred_cn_scenes(pipe, n: int, rng: random.Random) -> dict[str, Any]:
 
 #: Turn (degrees, either way) of the CN plates in the turned box crops.
 BOX_DEGREES = (10.0, 40.0)
+
+
+#: The motion-blurred stills' blur along the rows (px) and JPEG qualities.
+MOTION_LENGTHS, MOTION_JPEG = (7, 21), (75, 90)
+
+
+def _motion_blurred_scenes(pipe, n: int, rng: random.Random) -> dict[str, Any]:
+    """Synthetic plates of every layout (CN in 720×1160 portrait stills, the others in 1280×720 frames,
+    20-40 % of the width, turned up to 10°) smeared along the rows by 7-21 px, as a passing truck or
+    a panning camera smears them, and saved as JPEG; read as still frames: whether the blur is found
+    and undone (:mod:`edge.plate.deblur`)."""
+    def stills() -> Iterator[tuple[np.ndarray, str]]:
+        for i in range(n):
+            layout = LAYOUTS[i % len(LAYOUTS)]
+            text = random_text(layout, rng)
+            size = TURN_SIZE if layout == "cn" else (1280, 720)
+            frame, _ = render_scene(text, layout, rng, size=size, plate_width=int(size[0] * rng.uniform(0.2, 0.4)),
+                                    angle=rng.uniform(-10, 10), yaw=rng.uniform(-TURN_YAW, TURN_YAW))
+            length = rng.randint(*MOTION_LENGTHS)
+            smear = np.zeros((length, length), np.float32)
+            smear[length // 2] = 1.0 / length
+            blurred = cv2.filter2D(frame, -1, smear)
+            ok, jpeg = cv2.imencode(".jpg", blurred, [cv2.IMWRITE_JPEG_QUALITY, rng.choice(MOTION_JPEG)])
+            yield cv2.imdecode(jpeg, cv2.IMREAD_COLOR), text
+    return _read_stills(pipe, stills(), "motion_blurred_scene")
 
 
 def _turned_cn_box_crops(pipe, n: int, rng: random.Random) -> dict[str, Any]:

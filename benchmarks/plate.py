@@ -17,8 +17,9 @@ OpenVINO CPU runtime):
   to 94×24;
 - ``cn_blurred_scene_accuracy``: small synthetic CN plates (72-108 px wide) in 720×1160 portrait stills
   blurred as hand-held photos are (Gaussian, 9 or 11 px), read as still frames;
-- ``motion_blurred_scene_accuracy``: synthetic plates of every layout in stills smeared along the rows
-  by 7-21 px (a passing truck, a panning camera) and saved as JPEG, read as still frames;
+- ``motion_blurred_scene_accuracy``: synthetic plates of every layout in stills smeared by 7-21 px
+  along the rows (a passing truck, a panning camera) or down the columns (a truck coming towards a
+  camera above the lane) and saved as JPEG, read as still frames;
 - ``*_accuracy_audited`` (the shared crops only): the same reads against the hand-audited held-out
   labels (``edge.plate.training.heldout``; crops a person cannot read are left out);
 - ``sustained_fps``: frames/s through the gate's reader (detect, recognise, vote) for ``--sustain-s``;
@@ -72,7 +73,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="CN scenes with the plate turned 20-55°, and CN box crops turned 10-40°")
     p.add_argument("--blurred", type=positive_int, default=40,
                    help="small CN plates in blurred portrait stills (edge/plate/tighten.py), and as many "
-                        "stills smeared along the rows (edge/plate/deblur.py)")
+                        "stills smeared along the rows or columns (edge/plate/deblur.py)")
     p.add_argument("--seed", type=int, default=7)
 
 
@@ -250,9 +251,10 @@ MOTION_LENGTHS, MOTION_JPEG = (7, 21), (75, 90)
 
 def _motion_blurred_scenes(pipe, n: int, rng: random.Random) -> dict[str, Any]:
     """Synthetic plates of every layout (CN in 720×1160 portrait stills, the others in 1280×720 frames,
-    20-40 % of the width, turned up to 10°) smeared along the rows by 7-21 px, as a passing truck or
-    a panning camera smears them, and saved as JPEG; read as still frames: whether the blur is found
-    and undone (:mod:`edge.plate.deblur`)."""
+    20-40 % of the width, turned up to 10°) smeared by 7-21 px along the rows (a passing truck, a
+    panning camera) or, every other still, down the columns (a truck coming towards a camera above
+    the lane), and saved as JPEG; read as still frames: whether the blur is found and undone
+    (:mod:`edge.plate.deblur`)."""
     def stills() -> Iterator[tuple[np.ndarray, str]]:
         for i in range(n):
             layout = LAYOUTS[i % len(LAYOUTS)]
@@ -262,7 +264,10 @@ def _motion_blurred_scenes(pipe, n: int, rng: random.Random) -> dict[str, Any]:
                                     angle=rng.uniform(-10, 10), yaw=rng.uniform(-TURN_YAW, TURN_YAW))
             length = rng.randint(*MOTION_LENGTHS)
             smear = np.zeros((length, length), np.float32)
-            smear[length // 2] = 1.0 / length
+            if i % 2:
+                smear[:, length // 2] = 1.0 / length
+            else:
+                smear[length // 2] = 1.0 / length
             blurred = cv2.filter2D(frame, -1, smear)
             ok, jpeg = cv2.imencode(".jpg", blurred, [cv2.IMWRITE_JPEG_QUALITY, rng.choice(MOTION_JPEG)])
             yield cv2.imdecode(jpeg, cv2.IMREAD_COLOR), text

@@ -1,12 +1,12 @@
-"""Horizontal motion blur: how long it is, and the image with it undone.
+"""Motion blur along the rows or down the columns: how long it is, and the image with it undone.
 
 A truck passing the camera, or a camera panning, smears every point of the plate into a short
-horizontal streak, and strokes a few pixels apart run together: the recogniser confuses characters
+horizontal streak (a truck coming down the lane towards a camera above it, a vertical one), and strokes a few pixels apart run together: the recogniser confuses characters
 (S for 5, D for 1) and the detector, whose text map needs gaps between characters, may find no line
 at all. That streak is a box filter along the rows. It leaves the image smooth along the rows and not
 down the columns, and it turns every edge into a rising and a falling step ``length`` px apart, so
-the rows' gradient correlates negatively with itself that far on (:func:`horizontal_blur`). A Wiener
-filter with that box then undoes it (:func:`unblurred`).
+the rows' gradient correlates negatively with itself that far on (:func:`motion_blur`; the same down
+the columns for a vertical streak). A Wiener filter with that box then undoes it (:func:`unblurred`).
 
 Found on 75 synthetic frames with real VN plates, JPEG quality 75-100: the length within a pixel for
 85-98 % of blurs of 7-17 px and 60-80 % of 21-27 px, and no blur on any sharp one. A spectral method
@@ -22,9 +22,13 @@ import numpy as np
 #: Blur lengths looked for (px): shorter smears leave characters readable, longer ones their shapes.
 MIN_LENGTH, MAX_LENGTH = 5, 31
 #: How much smoother along the rows than down the columns a motion-blurred image is (see
-#: :func:`horizontal_blur`). 75 synthetic frames with real plates, JPEG quality 75-100: sharp -0.26 to
+#: :func:`motion_blur`). 75 synthetic frames with real plates, JPEG quality 75-100: sharp -0.26 to
 #: 0.10, out of focus (Gaussian, 11 px) -0.05 to 0.12, blurred 5-27 px along the rows 0.40 to 0.91.
 SMEARED_FROM = 0.25
+#: How far the gradient along the smear must correlate with itself one pixel on (at half resolution):
+#: a smear of 5 px or more makes neighbouring gradients alike; in a sharp image's flat, noisy parts
+#: they alternate (a portrait frame's -0.38 across and -0.12 down was once taken for a smear).
+SMOOTH_FROM = 0.2
 #: How negative the rows' gradient correlation at the blur's length must be (blurred: -0.08 to -0.26
 #: at the median of those frames).
 TROUGH_BELOW = 0.05
@@ -35,25 +39,30 @@ MAX_PIXELS = 1920 * 1088
 NOISE_TO_SIGNAL = 0.01
 
 
-def horizontal_blur(image: np.ndarray) -> int:
-    """The length (px) of the horizontal motion blur ``image`` shows, or 0 when it shows none.
+def motion_blur(image: np.ndarray) -> tuple[int, bool]:
+    """The length (px) of the motion blur ``image`` shows along its rows, or down its columns (then
+    ``vertical``: a truck coming towards a camera above the lane moves down the picture); length 0
+    when it shows none.
 
-    Two signs, both needed. The image is smooth along its rows and not down its columns (the gradient
-    correlates with itself one pixel on, at half resolution, by ``SMEARED_FROM`` more across than down):
-    a motion blur; an out-of-focus blur is smooth both ways and is left alone. And the gradient along
-    the rows correlates negatively with itself ``length`` px on (by ``TROUGH_BELOW`` or more): a box
-    blur of that length turns each edge into a rising and a falling step that far apart."""
+    Two signs, both needed. The image is smooth one way and not the other (the gradient correlates
+    with itself one pixel on, at half resolution, by ``SMOOTH_FROM`` at least and by ``SMEARED_FROM``
+    more along the smear than across it): a motion blur; an out-of-focus blur is smooth both ways and is left alone. And the
+    gradient along the smear correlates negatively with itself ``length`` px on (by ``TROUGH_BELOW``
+    or more): a box blur of that length turns each edge into a rising and a falling step that far
+    apart."""
     g = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if g.shape[1] < 4 * MAX_LENGTH or g.shape[0] < 16:
-        return 0  # too little of a row to tell
+    if min(g.shape) < 4 * MAX_LENGTH:
+        return 0, False  # too little of a row or column to tell
     g = g.astype(np.float32)
     half = g[::2, ::2]
-    if _correlation(half, 1, 1) - _correlation(half, 1, 0) < SMEARED_FROM:
-        return 0
-    rows = g[::2]
-    profile = [_correlation(rows, n, 1) for n in range(MIN_LENGTH, MAX_LENGTH + 1)]
+    along, down = _correlation(half, 1, 1), _correlation(half, 1, 0)
+    if abs(along - down) < SMEARED_FROM or max(along, down) < SMOOTH_FROM:
+        return 0, False
+    vertical = down > along
+    lines = g[:, ::2].T if vertical else g[::2]
+    profile = [_correlation(lines, n, 1) for n in range(MIN_LENGTH, MAX_LENGTH + 1)]
     trough = int(np.argmin(profile))
-    return trough + MIN_LENGTH if profile[trough] <= -TROUGH_BELOW else 0
+    return (trough + MIN_LENGTH if profile[trough] <= -TROUGH_BELOW else 0), vertical
 
 
 def _correlation(g: np.ndarray, lag: int, axis: int) -> float:
@@ -63,11 +72,16 @@ def _correlation(g: np.ndarray, lag: int, axis: int) -> float:
     return float(shifted.sum()) / (float((d * d).sum()) + 1e-9)
 
 
-def unblurred(image: np.ndarray, length: int, noise_to_signal: float = NOISE_TO_SIGNAL) -> np.ndarray:
-    """``image`` (uint8, grey or BGR) with a horizontal box blur of ``length`` px undone (Wiener filter,
-    row by row; the rows are mirrored at both ends first, so the edges do not ring)."""
+def unblurred(image: np.ndarray, length: int, vertical: bool = False,
+              noise_to_signal: float = NOISE_TO_SIGNAL) -> np.ndarray:
+    """``image`` (uint8, grey or BGR) with a box blur of ``length`` px along its rows (down its columns
+    when ``vertical``) undone: a Wiener filter, line by line; the lines are mirrored at both ends
+    first, so the edges do not ring."""
     if length < 2:
         return image
+    if vertical:
+        return np.ascontiguousarray(np.swapaxes(
+            unblurred(np.ascontiguousarray(np.swapaxes(image, 0, 1)), length, False, noise_to_signal), 0, 1))
     pad = 2 * length
     n = image.shape[1] + 2 * pad
     psf = np.zeros(n, np.float32)

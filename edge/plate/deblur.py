@@ -1,17 +1,20 @@
 """Motion blur along the rows or down the columns: how long it is, and the image with it undone.
 
 A truck passing the camera, or a camera panning, smears every point of the plate into a short
-horizontal streak (a truck coming down the lane towards a camera above it, a vertical one), and strokes a few pixels apart run together: the recogniser confuses characters
-(S for 5, D for 1) and the detector, whose text map needs gaps between characters, may find no line
-at all. That streak is a box filter along the rows. It leaves the image smooth along the rows and not
-down the columns, and it turns every edge into a rising and a falling step ``length`` px apart, so
-the rows' gradient correlates negatively with itself that far on (:func:`motion_blur`; the same down
-the columns for a vertical streak). A Wiener filter with that box then undoes it (:func:`unblurred`).
+horizontal streak (a truck coming down the lane towards a camera above it, into a vertical one),
+and strokes a few pixels apart run together: the recogniser confuses characters (S for 5, D for 1)
+and the detector, whose text map needs gaps between characters, may find no line at all. That
+streak is a box filter along the rows. It leaves the image smooth along the rows and not down the
+columns, and it turns every edge into a rising and a falling step ``length`` px apart, so the rows'
+gradient correlates negatively with itself that far on (:func:`motion_blur`; the same down the
+columns for a vertical streak). A Wiener filter with that box then undoes it (:func:`unblurred`).
 
 Found on 75 synthetic frames with real VN plates, JPEG quality 75-100: the length within a pixel for
-85-98 % of blurs of 7-17 px and 60-80 % of 21-27 px, and no blur on any sharp one. A spectral method
+85-98 % of blurs of 7-17 px along the rows and 60-80 % of 21-27 px, 95-100 % of 7-23 px down the
+columns, and no blur on any sharp or out-of-focus one. A spectral method
 (the rows' cepstrum) was exact on sharp PNGs but took JPEG's 8 px blocks for a blur of 8 or 16 px.
-Synthetic 720×1160 CN stills smeared 7-21 px: 50 → 57 of 60 read (:meth:`PlatePipeline._unblurred`).
+Synthetic 720×1160 CN stills smeared 7-21 px along the rows: 50 → 57 of 60 read; stills of every
+layout smeared 7-17 px down the columns: 28 → 39 of 40 (:meth:`PlatePipeline._unblurred`).
 """
 
 from __future__ import annotations
@@ -21,16 +24,16 @@ import numpy as np
 
 #: Blur lengths looked for (px): shorter smears leave characters readable, longer ones their shapes.
 MIN_LENGTH, MAX_LENGTH = 5, 31
-#: How much smoother along the rows than down the columns a motion-blurred image is (see
-#: :func:`motion_blur`). 75 synthetic frames with real plates, JPEG quality 75-100: sharp -0.26 to
-#: 0.10, out of focus (Gaussian, 11 px) -0.05 to 0.12, blurred 5-27 px along the rows 0.40 to 0.91.
+#: How much smoother along the smear than across it a motion-blurred image is (see :func:`motion_blur`).
+#: 75 synthetic frames with real plates, JPEG quality 75-100, rows against columns: sharp -0.26 to
+#: 0.10, out of focus (Gaussian, 11 px) -0.05 to 0.12, smeared 5-27 px along the rows 0.40 to 0.91.
 SMEARED_FROM = 0.25
 #: How far the gradient along the smear must correlate with itself one pixel on (at half resolution):
 #: a smear of 5 px or more makes neighbouring gradients alike; in a sharp image's flat, noisy parts
 #: they alternate (a portrait frame's -0.38 across and -0.12 down was once taken for a smear).
 SMOOTH_FROM = 0.2
-#: How negative the rows' gradient correlation at the blur's length must be (blurred: -0.08 to -0.26
-#: at the median of those frames).
+#: How negative the gradient's correlation along the smear at the blur's length must be (smeared
+#: frames: -0.08 to -0.26 at the median of those 75).
 TROUGH_BELOW = 0.05
 #: The largest image unblurred (a 1920×1080 camera's frame): a channel of it in the frequency domain
 #: is ~17 MB; a 12 MP photo's would be ~100 MB, in a process whose goal is 300 MB in all.
@@ -46,10 +49,10 @@ def motion_blur(image: np.ndarray) -> tuple[int, bool]:
 
     Two signs, both needed. The image is smooth one way and not the other (the gradient correlates
     with itself one pixel on, at half resolution, by ``SMOOTH_FROM`` at least and by ``SMEARED_FROM``
-    more along the smear than across it): a motion blur; an out-of-focus blur is smooth both ways and is left alone. And the
-    gradient along the smear correlates negatively with itself ``length`` px on (by ``TROUGH_BELOW``
-    or more): a box blur of that length turns each edge into a rising and a falling step that far
-    apart."""
+    more along the smear than across it): a motion blur; an out-of-focus blur is smooth both ways
+    and is left alone. And the gradient along the smear correlates negatively with itself
+    ``length`` px on (by ``TROUGH_BELOW`` or more): a box blur of that length turns each edge into a
+    rising and a falling step that far apart."""
     g = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
     if min(g.shape) < 4 * MAX_LENGTH:
         return 0, False  # too little of a row or column to tell
@@ -89,14 +92,10 @@ def unblurred(image: np.ndarray, length: int, vertical: bool = False,
     h = np.fft.rfft(np.roll(psf, -(length // 2)))
     gain = (np.conj(h) / (np.abs(h) ** 2 + noise_to_signal)).astype(np.complex64)[None, :]
     out = np.empty_like(image)
-    for c in range(1 if image.ndim == 2 else image.shape[2]):  # a channel at a time: a third of the memory
-        plane = image if image.ndim == 2 else image[:, :, c]
-        f = cv2.copyMakeBorder(plane, 0, 0, pad, pad, cv2.BORDER_REFLECT).astype(np.float32)
+    planes, sharp_planes = np.atleast_3d(image), np.atleast_3d(out)  # views: a grey image is one plane
+    for c in range(planes.shape[2]):  # a channel at a time: a third of the memory
+        f = cv2.copyMakeBorder(planes[:, :, c], 0, 0, pad, pad, cv2.BORDER_REFLECT).astype(np.float32)
         sharp = np.fft.irfft(np.fft.rfft(f, axis=1) * gain, n=n, axis=1)[:, pad:pad + image.shape[1]]
-        np.clip(sharp, 0, 255, out=sharp)
-        if image.ndim == 2:
-            out[:] = sharp
-        else:
-            out[:, :, c] = sharp
+        sharp_planes[:, :, c] = np.clip(sharp, 0, 255)
     return out
 

@@ -219,8 +219,8 @@ class PlatePipeline:
         ~50 px to the usual pass. Measured on real held-out crops hung ~8 % of the width wide in
         1920×1080 scenes: 171 → 183 of 200 read, p95 0.5 → 1.7 s. Not on a live stream, where the
         frame after this one is the next look. A still image still read below ``RESCUE_BELOW`` (or
-        not at all) that shows a motion blur along its rows or columns is read again with the blur undone
-        (:meth:`_unblurred`).
+        not at all) that shows a motion blur along its rows or columns is read again with the blur
+        undone (:meth:`_unblurred`).
         """
         thorough = thorough or still
         ox = oy = 0
@@ -238,16 +238,17 @@ class PlatePipeline:
 
     def _unblurred(self, image: np.ndarray, reads: list[FrameRead], ox: int, oy: int) -> list[FrameRead]:
         """A still image read weakly or not at all, read again with its motion blur (along the rows or
-        down the columns) undone (:mod:`edge.plate.deblur`), where it shows one. The sharper image's reads replace the first
-        ones when its best is surer and fairly sure: a VN/CN read at ``SURE_HOME``, a foreign one at
-        ``RESCUE_BELOW``, and never in place of a VN/CN read. With the blur undone, a truck's lettering
-        reads too: 60 plate-less truck fronts smeared along the rows gave 9 more plate reads without
+        down the columns) undone (:mod:`edge.plate.deblur`), where it shows one. The sharper image's
+        reads replace the first ones when its best is surer and fairly sure: a VN/CN read at
+        ``SURE_HOME``, a foreign one at ``RESCUE_BELOW``, and never in place of a VN/CN read. With
+        the blur undone, a truck's lettering reads too: 60 plate-less truck fronts smeared along the rows gave 9 more plate reads without
         those bars ("HPH0NG00" at 0.85), none more with them; smeared down the columns, one more
         with them ("TRANSA54A" of "TRANS ASIA" at 0.92). Synthetic stills smeared 7-21 px along the
         rows (JPEG 75-90): 50 → 57 of 60 CN portrait stills read, 56 → 59 of 60 VN and foreign
-        1280×720 frames; 7-17 px down the columns: 28 → 39 of 40 of every layout. The check costs 2-7 ms on an image that shows no such blur, 20-100 ms to find one's
-        length, and undoing it 80-160 ms (720×1280 to 1080×1920, before the second read); an image
-        larger than ``deblur.MAX_PIXELS`` (a 1920×1080 camera's) is not checked."""
+        1280×720 frames; 7-17 px down the columns: 28 → 39 of 40 of every layout. The check costs
+        2-7 ms on an image that shows no such blur, 20-100 ms to find one's length, and undoing it
+        80-160 ms (720×1280 to 1080×1920, before the second read); an image larger than
+        ``deblur.MAX_PIXELS`` (a 1920×1080 camera's) is not checked."""
         if image.shape[0] * image.shape[1] > deblur.MAX_PIXELS:
             return reads
         length, vertical = deblur.motion_blur(image)

@@ -245,7 +245,7 @@ def _blurred_cn_scenes(pipe, n: int, rng: random.Random) -> dict[str, Any]:
 BOX_DEGREES = (10.0, 40.0)
 
 
-#: The motion-blurred stills' blur along the rows (px) and JPEG qualities.
+#: The motion-blurred stills' smear (px, along the rows or down the columns) and JPEG qualities.
 MOTION_LENGTHS, MOTION_JPEG = (7, 21), (75, 90)
 
 
@@ -269,7 +269,7 @@ def _motion_blurred_scenes(pipe, n: int, rng: random.Random) -> dict[str, Any]:
             else:
                 smear[length // 2] = 1.0 / length
             blurred = cv2.filter2D(frame, -1, smear)
-            ok, jpeg = cv2.imencode(".jpg", blurred, [cv2.IMWRITE_JPEG_QUALITY, rng.choice(MOTION_JPEG)])
+            _, jpeg = cv2.imencode(".jpg", blurred, [cv2.IMWRITE_JPEG_QUALITY, rng.choice(MOTION_JPEG)])
             yield cv2.imdecode(jpeg, cv2.IMREAD_COLOR), text
     return _read_stills(pipe, stills(), "motion_blurred_scene")
 

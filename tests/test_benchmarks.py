@@ -302,3 +302,21 @@ def test_memory_mb_splits_resident_memory_into_its_own_and_shared_library_pages(
     assert after["RssAnon"] + after["RssFile"] <= after["VmRSS"] + 1  # the rest is shared memory
     assert after["RssAnon"] - before["RssAnon"] >= 60 and after["RssFile"] > 1  # python's own code, at least
     del block
+
+
+def test_motion_blurred_scenes_count_the_plates_read() -> None:
+    """The figure behind "a still smeared along its rows or columns is read with the blur undone"
+    (README): stills of each layout, every other one smeared down the columns."""
+    import random
+
+    from benchmarks import plate
+    from edge.plate.pipeline import PlatePipeline
+
+    class Blind(PlatePipeline):
+        def read_frame(self, image, roi=None, thorough=False, still=False):  # type: ignore[override]
+            return []
+
+    figures = plate._motion_blurred_scenes(PlatePipeline(), 4, random.Random(12))
+    assert figures["motion_blurred_scenes"] == 4 and figures["motion_blurred_scene_accuracy"] >= 0.75
+    assert figures["motion_blurred_scene_p95_ms"] >= figures["motion_blurred_scene_p50_ms"] > 0
+    assert plate._motion_blurred_scenes(Blind(), 2, random.Random(12))["motion_blurred_scene_accuracy"] == 0.0

@@ -72,7 +72,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--turned", type=positive_int, default=40,
                    help="CN scenes with the plate turned 20-55°, and CN box crops turned 10-40°")
     p.add_argument("--blurred", type=positive_int, default=40,
-                   help="small CN plates in blurred portrait stills (edge/plate/tighten.py), and as many "
+                   help="small CN plates in blurred portrait stills (edge/plate/tighten.py, deblur.py), and as many "
                         "stills smeared along the rows or columns (edge/plate/deblur.py)")
     p.add_argument("--seed", type=int, default=7)
 
@@ -229,7 +229,8 @@ BLUR_WIDTH, BLUR_KERNELS = (0.10, 0.15), (9, 11)
 def _blurred_cn_scenes(pipe, n: int, rng: random.Random) -> dict[str, Any]:
     """Small CN plates (72-108 px wide) turned up to 15° in 720×1160 portrait stills blurred as a
     hand-held photo is, read as a still frame: whether the detector's loose lines around a blurred plate
-    are cut down to the plate (:mod:`edge.plate.tighten`)."""
+    are cut down to the plate (:mod:`edge.plate.tighten`), and the blur is found and undone
+    (:func:`edge.plate.deblur.defocus`)."""
     def stills() -> Iterator[tuple[np.ndarray, str]]:
         for _ in range(n):
             text = random_text("cn", rng)

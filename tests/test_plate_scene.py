@@ -22,7 +22,7 @@ from edge.plate import lines
 from edge.plate.evaluate import comparable
 from edge.plate.openvino_reader import OpenVinoPlateReader
 from edge.plate.lines import Candidate
-from edge.plate.pipeline import DEEP_ZOOM_MAX, FALLBACK_ZOOM, SURE_HOME, FrameRead, Look, PlatePipeline, plates
+from edge.plate.pipeline import DEEP_ZOOM_MAX, FALLBACK_ZOOM, KNOWN, SURE_HOME, FrameRead, Look, PlatePipeline, plates
 from edge.plate.recognizer import CropRead
 from edge.plate.synth import box_crop, random_text, render_plate, render_scene
 from edge.plate.text import country_of
@@ -562,6 +562,22 @@ def test_a_weak_home_crop_read_is_not_replaced_by_a_foreign_one():
     assert pipe.read_crop(np.zeros((40, 200, 3), np.uint8)).text == "55P87062"
 
 
+def test_a_weak_crop_read_in_a_known_foreign_format_is_not_replaced_by_one_in_none():
+    """The Croatian ŠI 569-AD read right at 0.58; its lines found within the crop lose the I at the
+    emblem and read "S569AD" surely (a held-out crop, read wrong so when this was written)."""
+    first = {1: _cr("SI569AD", 0.58, 1), 2: _cr("SI56", 0.1, 2, False)}
+    pipe = PlatePipeline(_FixedRecognizer(first), _StagingDetector())  # type: ignore[arg-type]
+    pipe._read_upright = lambda *a: Look([_fr("S569AD", 1.0)])  # type: ignore[method-assign, assignment]
+    assert pipe._rescued(np.zeros((50, 254, 3), np.uint8), 1, first[1], KNOWN).text == "SI569AD"
+    pipe._read_upright = lambda *a: Look([_fr("ZG569AD", 0.97)])  # type: ignore[method-assign, assignment]
+    assert pipe._rescued(np.zeros((50, 254, 3), np.uint8), 1, first[1], KNOWN).text == "ZG569AD"
+    # a first read in no known format may give way to any surer plate
+    first = {1: _cr("HDL798", 0.58, 1), 2: _cr("HD", 0.1, 2, False)}
+    pipe = PlatePipeline(_FixedRecognizer(first), _StagingDetector())  # type: ignore[arg-type]
+    pipe._read_upright = lambda *a: Look([_fr("DL7980", 0.95)])  # type: ignore[method-assign, assignment]
+    assert pipe.read_crop(np.zeros((50, 254, 3), np.uint8), 1).text == "DL7980"
+
+
 class _StraighteningRecognizer:
     """Reads a crop as ``first``, and every straightened view of it (read in one batch) as ``views``."""
 
@@ -593,6 +609,8 @@ class _StraighteningRecognizer:
     ((24, 94), _cr("冀Q88230", 0.94, 1), [_cr("冀Q8823Q", 0.99, 1)], "冀Q8823Q"),
     # but a sure read only has a character corrected, none lost (a Croatian crop's last "I")
     ((24, 94), _cr("ZG424RI", 0.93, 1), [_cr("ZG424R", 0.99, 1)], "ZG424RI"),
+    # a weak read in a known foreign format (Croatian) stays in one: a level view lost the I at the emblem
+    ((50, 254), _cr("SI569AD", 0.58, 1), [_cr("S569AD", 0.99, 1), _cr("SI569AD", 0.94, 1)], "SI569AD"),
     ((24, 94), _cr("冀Q8823Q", 0.98, 1), [_cr("冀Q88230", 0.99, 1)], "冀Q8823Q"),  # sure enough as it is
     ((60, 98), _cr("冀Q88230", 0.94, 1), [_cr("冀Q8823Q", 0.99, 1)], "冀Q88230"),  # a box that kept its shape
 ])

@@ -28,6 +28,8 @@ STRAIGHTEN_BELOW = 0.5
 STRAIGHTEN_SQUEEZED_BELOW = 0.97
 #: A thorough frame whose surest VN/CN read is weaker than this gets the closer look (see read_frame).
 SURE_HOME = 0.8
+#: Kinds of a first crop read, for what may replace it (:func:`_kind`).
+HOME, KNOWN = "home", "known"
 #: The deepest look at a still image (see read_frame): a 1920 px frame seen at 1600 px, in 16 tiles.
 DEEP_ZOOM_MAX = 2.5
 #: The margin around a weak read's box looked at closely, as a share of its longer side (see _look_at).
@@ -100,12 +102,12 @@ class PlatePipeline:
         read = self.recognizer.read(crop, rows)  # an empty crop reads blank
         if crop.size == 0:
             return read
-        home = country_of(read.text) != "XX" and read.valid
+        kind = _kind(read)
         if not (read.valid and read.confidence >= RESCUE_BELOW):
             read = self._cut_read(crop, rows, read)
-            home = home or (country_of(read.text) != "XX" and read.valid)
+            kind = HOME if HOME in (kind, _kind(read)) else kind or _kind(read)
         if not (read.valid and read.confidence >= RESCUE_BELOW):
-            read = self._rescued(crop, rows, read, home)
+            read = self._rescued(crop, rows, read, kind)
         h, w = crop.shape[:2]
         limit = STRAIGHTEN_SQUEEZED_BELOW if rectify.may_be_squeezed(w / h, rows) else STRAIGHTEN_BELOW
         if not straighten or (read.valid and read.confidence >= limit):
@@ -113,7 +115,7 @@ class PlatePipeline:
         # a sure read (a squeezed box's, below STRAIGHTEN_SQUEEZED_BELOW) may only have a character
         # corrected: a turned plate read level confuses one, and a view that loses one is a worse look
         sure = read.valid and read.confidence >= RESCUE_BELOW
-        straight = self._straightened(crop, rows, read.confidence if read.valid else 0.0, home,
+        straight = self._straightened(crop, rows, read.confidence if read.valid else 0.0, kind,
                                       length=len(read.text) if sure else None)
         return read if straight is None else straight
 
@@ -126,7 +128,7 @@ class PlatePipeline:
         again = self.recognizer.read(cut, rows)
         return again if _cut_wins(read, again) else read
 
-    def _rescued(self, crop: np.ndarray, rows: int | None, read: CropRead, home: bool) -> CropRead:
+    def _rescued(self, crop: np.ndarray, rows: int | None, read: CropRead, kind: str) -> CropRead:
         """A weak crop read after the detector's help (see :meth:`read_crop`)."""
         if rows is not None:
             other = self.recognizer.read(crop, 3 - rows)
@@ -141,14 +143,14 @@ class PlatePipeline:
         # whose shape allows either was read both ways, and a weak two-row read of it is no evidence
         # (a loose one-row plate read as two rows of garbage, "50Z60780" of 闽B·53F68)
         known = rows is not None or prep.row_candidates(crop.shape[1], crop.shape[0]) == (read.rows,)
-        f = self._staged(_bgr(crop), read.rows if known else 0, read.confidence, home=home)
+        f = self._staged(_bgr(crop), read.rows if known else 0, read.confidence, kind=kind)
         return read if f is None else CropRead(f.text, f.confidence, f.char_confidence, f.rows, True)
 
     def _straightened(self, crop: np.ndarray, rows: int | None, confidence: float,
-                      home: bool, length: int | None = None) -> CropRead | None:
+                      kind: str, length: int | None = None) -> CropRead | None:
         """The surest plate read of the crop straightened as the upright box of a turned plate
-        (:mod:`edge.plate.rectify`), if it is surer than ``confidence`` (fitting the VN or CN grammar
-        where the first read did, and of ``length`` when given). Level views first, in one batch; when
+        (:mod:`edge.plate.rectify`), if it is surer than ``confidence`` (of the first read's ``kind``,
+        :func:`_of_kind`, and of ``length`` when given). Level views first, in one batch; when
         none reads surely (``RESCUE_BELOW``), a second batch foreshortens the first look's three surest
         turns and no turn at all (:func:`rectify.foreshortened`), and a sure read there wins."""
         h, w = crop.shape[:2]
@@ -160,7 +162,7 @@ class PlatePipeline:
 
         def surest(found: list[CropRead], than: CropRead | None) -> CropRead | None:
             for r in found:
-                if not r.valid or (home and country_of(r.text) == "XX") or length not in (None, len(r.text)):
+                if not r.valid or not _of_kind(kind, r.text) or length not in (None, len(r.text)):
                     continue
                 if than is None or r.confidence > than.confidence:
                     than = r
@@ -177,11 +179,11 @@ class PlatePipeline:
                 best = surest([second], best)
         return best if best is not None and best.confidence > confidence else None
 
-    def _staged(self, region: np.ndarray, rows: int, confidence: float, home: bool = False) -> FrameRead | None:
+    def _staged(self, region: np.ndarray, rows: int, confidence: float, kind: str = "") -> FrameRead | None:
         """The best plate read among the detector's lines in ``region`` set on a frame of the compiled
         shape (:meth:`TextDetector.stage`, which scales a small region up), if it is surer than
-        ``confidence`` and, where the first read had two rows (``rows`` 2), has two rows too, and where
-        it fitted the VN or CN grammar (``home``), fits one too. Its box is the staged frame's.
+        ``confidence`` and, where the first read had two rows (``rows`` 2), has two rows too, and is of
+        the first read's ``kind`` (:func:`_of_kind`: a VN/CN read stays VN/CN). Its box is the staged frame's.
 
         Where the staged frame shows no such plate at all and staging shrank the region, it is looked
         at again closer (``fallback_zoom``, in tiles), as a thorough frame is: a photo-sized crop
@@ -195,7 +197,7 @@ class PlatePipeline:
             for f in self._read(stage, zoom, 0, 0):
                 if rows == 2 and f.rows != 2:
                     continue  # one row of a two-row plate whose other row the detector missed
-                if home and country_of(f.text) == "XX":
+                if not _of_kind(kind, f.text):
                     continue  # a VN/CN plate with a character lost, or text beside it
                 return f if f.confidence > confidence else None
         return None
@@ -447,6 +449,26 @@ def _bgr(image: np.ndarray) -> np.ndarray:
     if image.ndim == 2:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     return image[:, :, :3] if image.shape[2] > 3 else image
+
+
+def _kind(read: CropRead) -> str:
+    """What a valid read is, for the reads that may replace it (:func:`_of_kind`): ``HOME`` in the VN or
+    CN grammar, ``KNOWN`` a foreign plate in a format the recogniser knows (Croatian), else ""."""
+    if not read.valid:
+        return ""
+    if country_of(read.text) != "XX":
+        return HOME
+    return KNOWN if known_format(read.text) else ""
+
+
+def _of_kind(kind: str, text: str) -> bool:
+    """Whether a read of ``text`` may replace a weak first read of ``kind`` (:func:`_kind`): a VN/CN read
+    only by one in the VN or CN grammar, a Croatian one only by one in a known format. A look that
+    loses a character, or takes in text beside the plate, reads a looser plate surely ("S569AD" at
+    1.00 of the Croatian ŠI 569-AD, its I lost at the emblem, where the first read was right at 0.58)."""
+    if kind == HOME:
+        return country_of(text) != "XX"
+    return known_format(text) if kind == KNOWN else True
 
 
 def _sure_home(read: FrameRead) -> bool:

@@ -46,8 +46,8 @@ TROUGH_BELOW = 0.05
 #: is ~17 MB; a 12 MP photo's would be ~100 MB, in a process whose goal is 300 MB in all.
 MAX_PIXELS = 1920 * 1088
 #: How alike neighbouring gradients must be, both ways at full resolution, in an out-of-focus image
-#: (:func:`defocus`). 12 synthetic stills each way: sharp -0.25 to 0.25 (JPEG 85), Gaussian blurs of
-#: 5-11 px 0.64 to 0.89, disc blurs of radius 3-5 px 0.61 to 0.85.
+#: (:func:`defocus`). The lesser way's, over 12 synthetic stills each: sharp -0.25 to 0.09 (as
+#: rendered and JPEG 85), Gaussian blurs of 5-11 px 0.64 to 0.87, disc blurs of radius 3-5 px 0.61 to 0.81.
 FOCUS_FROM = 0.5
 #: The out-of-focus blurs undone (sigma, px): a wider one leaves too little of a small plate.
 SIGMAS = (0.8, 2.5)

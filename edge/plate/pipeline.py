@@ -251,10 +251,10 @@ class PlatePipeline:
         0.92). Synthetic stills smeared 7-21 px along the rows (JPEG 75-90): 50 → 57 of 60 CN
         portrait stills read, 56 → 59 of 60 VN and foreign 1280×720 frames; 7-17 px down the
         columns: 28 → 39 of 40 of every layout. Small CN plates in portrait stills out of focus
-        (Gaussian, 9 or 11 px): 70 → 79 of 80 (76 if only weak reads were looked at again). The
-        checks cost 10-20 ms on a sharp image, 20-100 ms to find a smear's length, and undoing a
-        blur 80-160 ms (720×1280 to 1080×1920, before the second read); an image larger than
-        ``deblur.MAX_PIXELS`` (a 1920×1080 camera's) is not checked."""
+        (Gaussian, 9 or 11 px): 70 → 79 of 80 (76 if only weak reads were looked at again). From
+        720×1280 to 1080×1920, the checks cost 5-20 ms on a sharp image and 20-100 ms to find a
+        smear's length; undoing a smear 28-92 ms, an out-of-focus blur 73-240 ms, before the second
+        read. An image larger than ``deblur.MAX_PIXELS`` (a 1920×1080 camera's) is not checked."""
         if image.shape[0] * image.shape[1] > deblur.MAX_PIXELS:
             return reads
         length, vertical = (0, False)

@@ -51,7 +51,7 @@ import numpy as np
 from benchmarks import memory_mb, positive_int
 from edge.plate.evaluate import comparable, load_manifest
 from edge.plate.recognizer import grammar_ok
-from edge.plate.synth import LAYOUTS, box_crop, random_text, render_plate, render_scene
+from edge.plate.synth import LAYOUTS, box_crop, random_text, render_plate, render_scene, smeared
 from edge.plate.training import heldout
 from edge.plate.training.data import is_validation
 
@@ -263,13 +263,7 @@ def _motion_blurred_scenes(pipe, n: int, rng: random.Random) -> dict[str, Any]:
             size = TURN_SIZE if layout == "cn" else (1280, 720)
             frame, _ = render_scene(text, layout, rng, size=size, plate_width=int(size[0] * rng.uniform(0.2, 0.4)),
                                     angle=rng.uniform(-10, 10), yaw=rng.uniform(-TURN_YAW, TURN_YAW))
-            length = rng.randint(*MOTION_LENGTHS)
-            smear = np.zeros((length, length), np.float32)
-            if i % 2:
-                smear[:, length // 2] = 1.0 / length
-            else:
-                smear[length // 2] = 1.0 / length
-            blurred = cv2.filter2D(frame, -1, smear)
+            blurred = smeared(frame, rng.randint(*MOTION_LENGTHS), vertical=bool(i % 2))
             _, jpeg = cv2.imencode(".jpg", blurred, [cv2.IMWRITE_JPEG_QUALITY, rng.choice(MOTION_JPEG)])
             yield cv2.imdecode(jpeg, cv2.IMREAD_COLOR), text
     return _read_stills(pipe, stills(), "motion_blurred_scene")

@@ -68,10 +68,9 @@ def motion_blur(image: np.ndarray) -> tuple[int, bool]:
     and is left alone. And the gradient along the smear correlates negatively with itself
     ``length`` px on (by ``TROUGH_BELOW`` or more): a box blur of that length turns each edge into a
     rising and a falling step that far apart."""
-    g = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if min(g.shape) < 4 * MAX_LENGTH:
-        return 0, False  # too little of a row or column to tell
-    g = g.astype(np.float32)
+    g = _grey(image)
+    if g is None:
+        return 0, False
     half = g[::2, ::2]
     along, down = _correlation(half, 1, 1), _correlation(half, 1, 0)
     if abs(along - down) < SMEARED_FROM or max(along, down) < SMOOTH_FROM:
@@ -81,6 +80,13 @@ def motion_blur(image: np.ndarray) -> tuple[int, bool]:
     profile = [_correlation(lines, n, 1) for n in range(MIN_LENGTH, MAX_LENGTH + 1)]
     trough = int(np.argmin(profile))
     return (trough + MIN_LENGTH if profile[trough] <= -TROUGH_BELOW else 0), vertical
+
+
+def _grey(image: np.ndarray) -> np.ndarray | None:
+    """``image`` as float grey levels, or None when it holds too little of a row or column to tell a
+    blur by (``4 * MAX_LENGTH`` px)."""
+    g = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    return g.astype(np.float32) if min(g.shape) >= 4 * MAX_LENGTH else None
 
 
 def _correlation(g: np.ndarray, lag: int, axis: int) -> float:
@@ -113,10 +119,9 @@ def defocus(image: np.ndarray) -> float:
     falls at 0.65-1.1 s, mostly short of the blur's, the safe side: a blur partly undone reads about
     as well, one overdone rings into other characters (40 CN stills blurred by s = 1.7-2.0, undone
     as s = 1.2: 38 read, 1.8: 39, 2.4: 25)."""
-    g = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    if min(g.shape) < 4 * MAX_LENGTH:
+    g = _grey(image)
+    if g is None:
         return 0.0
-    g = g.astype(np.float32)
     along, down = _correlation(g, 1, 1), _correlation(g, 1, 0)
     if min(along, down) < FOCUS_FROM or abs(along - down) >= SMEARED_FROM:
         return 0.0

@@ -257,13 +257,14 @@ class PlatePipeline:
         read. An image larger than ``deblur.MAX_PIXELS`` (a 1920×1080 camera's) is not checked."""
         if image.shape[0] * image.shape[1] > deblur.MAX_PIXELS:
             return reads
+        grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)  # both checks look at grey levels
         length, vertical = (0, False)
         if not reads or reads[0].confidence < RESCUE_BELOW:
-            length, vertical = deblur.motion_blur(image)
+            length, vertical = deblur.motion_blur(grey)
         if length:
             sharp = deblur.unblurred(image, length, vertical)
         else:
-            sigma = deblur.defocus(image)
+            sigma = deblur.defocus(grey)
             if not sigma:
                 return reads
             sharp = deblur.unfocused(image, sigma)

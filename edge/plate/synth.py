@@ -262,6 +262,17 @@ def _emblem(draw: ImageDraw.ImageDraw, x: int, y: int, w: int, h: int, rng: rand
             draw.ellipse((x + (w - d) // 2, cy, x + (w + d) // 2, cy + d), fill=fill, outline=(40, 40, 40))
 
 
+def smeared(image: np.ndarray, length: int, vertical: bool = False) -> np.ndarray:
+    """``image`` with a motion blur of ``length`` px along its rows (a truck passing the camera), or down
+    its columns (``vertical``: a truck coming towards a camera above the lane): a box filter."""
+    kernel = np.zeros((length, length), np.float32)
+    if vertical:
+        kernel[:, length // 2] = 1.0 / length
+    else:
+        kernel[length // 2] = 1.0 / length
+    return cv2.filter2D(image, -1, kernel)
+
+
 def rows_of(layout: Layout) -> int:
     return 2 if layout == "vn2" else 1
 

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from edge.plate import rectify
-from edge.plate.synth import SQUEEZED, paste_turned
+from edge.plate.synth import SQUEEZED, paste_turned, smeared
 
 
 def perspective(img: np.ndarray, rng: random.Random, strength: float, pad: float) -> np.ndarray:
@@ -73,10 +73,7 @@ def degrade(img: np.ndarray, rng: random.Random) -> np.ndarray:
         k = rng.choice([3, 5])
         img = cv2.GaussianBlur(img, (k, k), rng.uniform(0.4, 1.6))
     if rng.random() < 0.15:  # horizontal motion blur
-        k = rng.randint(3, 7)
-        kernel = np.zeros((k, k), np.float32)
-        kernel[k // 2] = 1.0 / k
-        img = cv2.filter2D(img, -1, kernel)
+        img = smeared(img, rng.randint(3, 7))
     if rng.random() < 0.4:
         img = np.clip(img.astype(np.float32) + np.random.default_rng(rng.randrange(1 << 30)).normal(
             0, rng.uniform(2, 14), img.shape), 0, 255).astype(np.uint8)

@@ -251,7 +251,11 @@ class PlatePipeline:
         0.92). Synthetic stills smeared 7-21 px along the rows (JPEG 75-90): 50 → 57 of 60 CN
         portrait stills read, 56 → 59 of 60 VN and foreign 1280×720 frames; 7-17 px down the
         columns: 28 → 39 of 40 of every layout. Small CN plates in portrait stills out of focus
-        (Gaussian, 9 or 11 px): 70 → 79 of 80 (76 if only weak reads were looked at again). From
+        (Gaussian, 9 or 11 px): 70 → 79 of 80 (76 if only weak reads were looked at again). Where the
+        Gaussian undone reads weakly (below ``RESCUE_BELOW``) or not at all, a disc-shaped blur as
+        wide is undone too and the surer of the two reads goes on: 60 of those small plates in
+        stills blurred by a disc of radius 3-4 px (JPEG 80) read 27 as they were, 27 with the
+        Gaussian undone, 47 with this; blurred by a Gaussian, 59 of 60 either way. From
         720×1280 to 1080×1920, the checks cost 5-20 ms on a sharp image and 20-100 ms to find a
         smear's length; undoing a smear 28-92 ms, an out-of-focus blur 73-240 ms, before the second
         read. An image larger than ``deblur.MAX_PIXELS`` (a 1920×1080 camera's) is not checked."""
@@ -262,13 +266,17 @@ class PlatePipeline:
         if not reads or reads[0].confidence < RESCUE_BELOW:
             length, vertical = deblur.motion_blur(grey)
         if length:
-            sharp = deblur.unblurred(image, length, vertical)
+            again = self._read_frame(deblur.unblurred(image, length, vertical), ox, oy, True, True)
         else:
             sigma = deblur.defocus(grey)
             if not sigma:
                 return reads
-            sharp = deblur.unfocused(image, sigma)
-        again = self._read_frame(sharp, ox, oy, True, True)
+            again = self._read_frame(deblur.unfocused(image, sigma), ox, oy, True, True)
+            if not again or again[0].confidence < RESCUE_BELOW:
+                # a lens far out of focus blurs by a disc, which a Gaussian does not undo
+                disc = self._read_frame(deblur.unfocused_disc(image, sigma), ox, oy, True, True)
+                if disc and (not again or disc[0].confidence > again[0].confidence):
+                    again = disc
         if not again or (reads and again[0].confidence <= reads[0].confidence):
             return reads
         foreign = country_of(again[0].text) == "XX"

@@ -169,8 +169,7 @@ def unfocused_disc(image: np.ndarray, sigma: float, noise_to_signal: float = NOI
     fh, fw = cv2.getOptimalDFTSize(h + 2 * pad), cv2.getOptimalDFTSize(w + 2 * pad)
     kernel = np.zeros((fh, fw), np.float32)
     kernel[:len(psf), :len(psf)] = psf
-    spectrum = np.fft.rfft2(np.roll(kernel, (-(len(psf) // 2), -(len(psf) // 2)), (0, 1)))
-    gain = (np.conj(spectrum) / (np.abs(spectrum) ** 2 + noise_to_signal)).astype(np.complex64)
+    gain = _wiener(np.fft.rfft2(np.roll(kernel, (-(len(psf) // 2), -(len(psf) // 2)), (0, 1))), noise_to_signal)
     out = np.empty_like(image)
     planes, sharp_planes = np.atleast_3d(image), np.atleast_3d(out)
     for c in range(planes.shape[2]):
@@ -207,8 +206,7 @@ def _rows(image: np.ndarray, psf: np.ndarray, noise_to_signal: float) -> np.ndar
     n = cv2.getOptimalDFTSize(image.shape[1] + 2 * pad)  # a length of small factors: 1324 = 4 × 331 is 8× slower
     kernel = np.zeros(n, np.float32)
     kernel[:len(psf)] = psf
-    h = np.fft.rfft(np.roll(kernel, -(len(psf) // 2)))
-    gain = (np.conj(h) / (np.abs(h) ** 2 + noise_to_signal)).astype(np.complex64)[None, :]
+    gain = _wiener(np.fft.rfft(np.roll(kernel, -(len(psf) // 2))), noise_to_signal)[None, :]
     out = np.empty_like(image)
     planes, sharp_planes = np.atleast_3d(image), np.atleast_3d(out)  # views: a grey image is one plane
     for c in range(planes.shape[2]):  # a channel at a time: a third of the memory
@@ -217,3 +215,9 @@ def _rows(image: np.ndarray, psf: np.ndarray, noise_to_signal: float) -> np.ndar
         sharp = np.fft.irfft(np.fft.rfft(f, axis=1) * gain, n=n, axis=1)[:, pad:pad + image.shape[1]]
         sharp_planes[:, :, c] = np.clip(sharp, 0, 255)
     return out
+
+
+def _wiener(spectrum: np.ndarray, noise_to_signal: float) -> np.ndarray:
+    """The Wiener filter that undoes a blur of this ``spectrum``: its inverse where it is strong, damped
+    towards nothing where it falls below the noise."""
+    return (np.conj(spectrum) / (np.abs(spectrum) ** 2 + noise_to_signal)).astype(np.complex64)

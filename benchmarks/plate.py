@@ -49,7 +49,7 @@ import cv2
 import numpy as np
 
 from benchmarks import memory_mb, positive_int
-from edge.plate.evaluate import comparable, load_manifest
+from edge.plate.evaluate import comparable, load_manifest, read_stills
 from edge.plate.recognizer import grammar_ok
 from edge.plate.synth import LAYOUTS, box_crop, random_text, render_plate, render_scene, smeared
 from edge.plate.training import heldout
@@ -209,14 +209,9 @@ def _turned_cn_scenes(pipe, n: int, rng: random.Random) -> dict[str, Any]:
 
 
 def _read_stills(pipe, stills: Iterable[tuple[np.ndarray, str]], key: str) -> dict[str, Any]:
-    """Still frames read as ``gatectl plate read`` reads them, each frame's first read against its plate:
+    """Still frames read as ``gatectl plate read`` reads them (:func:`edge.plate.evaluate.read_stills`):
     ``{key}_accuracy``, ``{key}s`` (how many) and the read's ``{key}_p50_ms``/``_p95_ms``."""
-    ms, ok = [], 0
-    for frame, text in stills:
-        t0 = time.perf_counter()
-        reads = pipe.read_frame(frame, still=True)
-        ms.append((time.perf_counter() - t0) * 1000)
-        ok += bool(reads) and comparable(reads[0].text) == comparable(text)
+    ok, ms = read_stills(pipe, stills)
     log.info("%ss: %d read", key.replace("_", " "), len(ms))
     return {f"{key}_accuracy": round(ok / max(1, len(ms)), 4), f"{key}s": len(ms),
             f"{key}_p50_ms": _pct(ms, 50), f"{key}_p95_ms": _pct(ms, 95)}

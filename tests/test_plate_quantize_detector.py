@@ -19,7 +19,18 @@ def test_calibration_records_the_detectors_own_inputs_and_lets_go():
     assert len(samples) == 2
     h, w = pipe.detector.landscape
     assert all(s.shape == (1, 3, h, w) and s.dtype == np.float32 for s in samples)
-    assert "run" not in vars(pipe.detector._model)  # the recording is taken off again
+
+
+def test_a_models_recording_holds_what_ran_and_only_while_it_lasts():
+    model = PlatePipeline().detector.model
+    h, w = 2 * 32, 3 * 32
+    x = np.random.default_rng(0).normal(size=(1, 3, h, w)).astype(np.float32)
+    with model.recording() as seen:
+        model.run(x)
+        x[:] = 0  # a copy was kept, not the caller's buffer
+        model.run(x)
+    model.run(x)
+    assert len(seen) == 2 and np.abs(seen[0]).sum() > 0 and not seen[1].any()
 
 
 def test_scene_kinds_are_repeatable_and_of_the_asked_number():

@@ -34,7 +34,7 @@ class TextDetector:
         self.max_side, self.thresh, self.box_thresh, self.unclip = max_side, thresh, box_thresh, unclip
         # compiled for a 16:9 landscape frame, what gate cameras give; another aspect recompiles once
         self.landscape = self._canvas(_round32(max_side * 9 / 16), _round32(max_side))
-        self._model = CompiledModel(model or default_model(), "plate detector", threads, (1, 3, *self.landscape))
+        self.model = CompiledModel(model or default_model(), "plate detector", threads, (1, 3, *self.landscape))
 
     def text_boxes(self, image: np.ndarray, zoom: float = 1.0) -> list[tuple[np.ndarray, float]]:
         """Rotated text-line rectangles ((4, 2) corner arrays in frame pixels) with their scores.
@@ -89,7 +89,7 @@ class TextDetector:
         rgb = cv2.cvtColor(resized, cv2.COLOR_BGR2RGB).astype(np.float32)
         x = np.zeros((1, 3, ch, cw), np.float32)
         x[0, :, :h, :w] = ((rgb - _MEAN) / _STD).transpose(2, 0, 1)
-        return self._model.run(x)[0, 0, :h, :w]
+        return self.model.run(x)[0, 0, :h, :w]
 
     def _boxes(self, prob: np.ndarray, sx: float, sy: float, ox: int = 0, oy: int = 0
                ) -> list[tuple[np.ndarray, float]]:

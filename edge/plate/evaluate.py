@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,6 +113,19 @@ def run(items: list[Item], pipeline: PlatePipeline, crops: bool,
         if progress:
             progress(i + 1, len(items))
         yield Result(item, text, conf, ms)
+
+
+def read_stills(pipeline: PlatePipeline, stills: Iterable[tuple[np.ndarray, str]]) -> tuple[int, list[float]]:
+    """Still frames read as ``gatectl plate read`` reads them (``read_frame(still=True)``), each frame's
+    first read against its plate: how many read right, and each read's milliseconds. Shared by the
+    benchmark and the detector's quantiser, so both score scenes as the tool does."""
+    ok, ms = 0, []
+    for frame, text in stills:
+        t0 = time.perf_counter()
+        reads = pipeline.read_frame(frame, still=True)
+        ms.append((time.perf_counter() - t0) * 1000)
+        ok += bool(reads) and comparable(reads[0].text) == comparable(text)
+    return ok, ms
 
 
 def summary(results: list[Result], errors: int = 20) -> dict:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,7 @@ class CompiledModel:
         self._static = static_shape is not None
         self._shape: tuple[int, ...] | None = None
         self._lock = threading.Lock()
+        self._recorded: list[np.ndarray] | None = None
         self._compile(static_shape)
 
     def _compile(self, shape: tuple[int, ...] | None) -> None:
@@ -50,5 +53,20 @@ class CompiledModel:
             if self._static and x.shape != self._shape:
                 log.info("%s: compiling for input shape %s (was %s)", self._what, x.shape, self._shape)
                 self._compile(tuple(x.shape))
+            if self._recorded is not None:
+                self._recorded.append(x.copy())
             self._request.infer({0: x})
             return self._request.get_output_tensor(0).data.copy()
+
+    @contextmanager
+    def recording(self) -> Iterator[list[np.ndarray]]:
+        """Every input run while the block lasts, in order (copies): what a quantiser calibrates on is
+        what the box really feeds the network, staging, tiles and rescues included."""
+        seen: list[np.ndarray] = []
+        with self._lock:
+            self._recorded = seen
+        try:
+            yield seen
+        finally:
+            with self._lock:
+                self._recorded = None

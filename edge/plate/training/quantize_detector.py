@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from edge.plate.detector import TextDetector, default_model
-from edge.plate.evaluate import comparable, load_manifest
+from edge.plate.evaluate import comparable, load_manifest, read_stills
 from edge.plate.pipeline import PlatePipeline
 from edge.plate.recognizer import Recognizer
 from edge.plate.synth import LAYOUTS, random_text, render_scene
@@ -91,21 +91,10 @@ def kinds(manifest: Path | None, n: int, seed: int, validation: bool) -> dict[st
 def calibration(pipe: PlatePipeline, scenes: list[Callable[[], Iterator[Scene]]], limit: int) -> list[np.ndarray]:
     """The detector's own inputs while ``pipe`` reads the scenes as stills, every pass of every scene,
     sampled evenly down to ``limit``."""
-    seen: list[np.ndarray] = []
-    model = pipe.detector._model
-    run = model.run
-
-    def recording(x: np.ndarray) -> np.ndarray:
-        seen.append(x.copy())
-        return run(x)
-
-    model.run = recording  # type: ignore[method-assign]
-    try:
+    with pipe.detector.model.recording() as seen:
         for make in scenes:
             for frame, _ in make():
                 pipe.read_frame(frame, still=True)
-    finally:
-        del model.run  # the class's method again
     step = max(1, len(seen) // limit)
     return seen[::step][:limit]
 
@@ -128,12 +117,7 @@ def real_crops(manifest: Path, validation: bool = True) -> Iterator[tuple[np.nda
 
 def accuracy(pipe: PlatePipeline, scenes: Iterator[Scene]) -> tuple[int, int, float]:
     """(right, of, median ms) of the scenes' first reads, as ``gatectl plate read`` reads stills."""
-    ok, ms = 0, []
-    for frame, text in scenes:
-        t0 = time.perf_counter()
-        reads = pipe.read_frame(frame, still=True)
-        ms.append((time.perf_counter() - t0) * 1000)
-        ok += bool(reads) and comparable(reads[0].text) == comparable(text)
+    ok, ms = read_stills(pipe, scenes)
     return ok, len(ms), float(np.median(ms)) if ms else float("nan")
 
 

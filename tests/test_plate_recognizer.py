@@ -18,9 +18,10 @@ import cv2
 import numpy as np
 import pytest
 
+from edge.plate import prep
 from edge.plate.evaluate import comparable
 from edge.plate.pipeline import PlatePipeline
-from edge.plate.recognizer import CropRead, Recognizer, grammar_ok
+from edge.plate.recognizer import MAX_BATCH, CropRead, Recognizer, grammar_ok
 from edge.plate.synth import LAYOUTS, random_text, render_plate, rows_of
 from edge.plate.training.augment import degrade, perspective
 from edge.plate.training import heldout
@@ -187,6 +188,24 @@ def test_blank_and_noise_images_give_no_valid_plate(rec: Recognizer):
                 rng.integers(0, 255, (40, 160, 3), dtype=np.uint8), np.zeros((3, 3, 3), np.uint8)):
         read = rec.read(img)
         assert not (read.valid and read.confidence > 0.9)
+
+
+def test_a_batch_past_the_cap_runs_in_parts_and_reads_as_one(rec: Recognizer):
+    """More lines than MAX_BATCH go through in runs of at most MAX_BATCH (OpenVINO keeps the largest
+    batch's buffers), and each line's output is what it gives alone."""
+    rng = random.Random(4)
+    crops = [render_plate(random_text("vn1", rng), "vn1", rng, height=40) for _ in range(MAX_BATCH + 5)]
+    batch = np.stack([prep_line(c) for c in crops])
+    with rec.model.recording() as runs:
+        together = rec.infer(batch)
+    assert [len(x) for x in runs] == [MAX_BATCH, 5] and together.shape[0] == MAX_BATCH + 5
+    alone = np.concatenate([rec.infer(batch[i:i + 1]) for i in (0, MAX_BATCH, MAX_BATCH + 4)])
+    np.testing.assert_allclose(together[[0, MAX_BATCH, MAX_BATCH + 4]], alone, atol=1e-4)
+    assert [r.text for r in rec.read_many(crops)] == [rec.read(c, recheck=False).text for c in crops]
+
+
+def prep_line(crop: np.ndarray) -> np.ndarray:
+    return prep.model_input(prep.line_image(prep.to_gray(crop), 1))
 
 
 @pytest.mark.parametrize("text,ok", [("51F06532", True), ("59L214999", True), ("桂A12345", True),

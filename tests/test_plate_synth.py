@@ -134,3 +134,35 @@ def test_straightened_plates_come_back_level_with_detail_lost(monkeypatch):
     samples = [synthetic(rng, "cn") for _ in range(100)]  # STRAIGHTENED of one-row plates go this way
     assert 2 <= len(calls) <= 15
     assert all(s.line.shape == (32, 160) and CN_RE.match(s.label) for s in samples)
+
+
+def test_every_cjk_hand_draws_every_province_and_draws_it_its_own_way():
+    from fontTools.ttLib import TTFont
+
+    from edge.plate.synth import CJK_FONTS, FONT_DIR
+    from edge.plate.text import CN_PROVINCES
+
+    for name in CJK_FONTS:
+        cmap = TTFont(str(FONT_DIR / name)).getBestCmap()
+        assert not [c for c in CN_PROVINCES if ord(c) not in cmap], name
+    plates = [render_plate("鄂A·12345", "cn", random.Random(3), height=60, cjk_font=f) for f in CJK_FONTS]
+    assert len({p.tobytes() for p in plates}) == len(CJK_FONTS)
+
+
+def test_the_training_mix_draws_cn_provinces_in_every_hand(monkeypatch):
+    from edge.plate.synth import CJK_FONTS
+
+    hands: list[str] = []
+    real = data.render_plate
+    monkeypatch.setattr(data, "render_plate", lambda *a, **k: hands.append(k["cjk_font"]) or real(*a, **k))
+    rng = random.Random(5)
+    for _ in range(40):
+        synthetic(rng, "cn")
+    assert set(hands) == set(CJK_FONTS)
+    assert 0.3 < hands.count(CJK_FONTS[0]) / len(hands) < 0.7  # half keep WenQuanYi's (CJK_SHARE)
+
+
+def test_the_font_tool_names_an_unknown_subset():
+    from edge.plate.training import fonts
+
+    assert fonts.main(["cjk-nope.otf"]) == 2

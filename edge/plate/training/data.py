@@ -11,7 +11,7 @@ import numpy as np
 
 from edge.plate import prep
 from edge.plate.charset import INDEX, encode
-from edge.plate.synth import LAYOUTS, Layout, random_text, render_plate, rows_of
+from edge.plate.synth import CJK_FONTS, LAYOUTS, Layout, random_text, render_plate, rows_of
 from edge.plate.text import SEPARATORS
 from edge.plate.training.augment import degrade, perspective, photometric, straightened
 
@@ -31,6 +31,10 @@ class Sample:
     real: bool = False  # a real crop (its label may be wrong), not a synthetic one (always right)
 
 
+#: Share of CN plates whose province character is drawn in another hand than WenQuanYi's (one of
+#: synth.CJK_FONTS[1:]): the recogniser trained on one CJK design misreads another's province
+#: (鄂 as 粤). Models exported before 2026-11-25 were trained without them.
+CJK_SHARE = 0.5
 #: Share of grouped Latin plates laid out in two rows (Croatian and Czech square plates).
 LATIN_TWO_ROWS = 0.2
 #: Share of VN plates whose crop cuts into the last character (a tight or off-centre detector box).
@@ -49,7 +53,8 @@ def synthetic(rng: random.Random, layout: Layout | None = None) -> Sample:
     rows = rows_of(layout)
     if layout == "latin" and " " in text and rng.random() < LATIN_TWO_ROWS:
         rows = 2
-    img = render_plate(text, layout, rng, height=rng.randint(60, 120), rows=rows)
+    cjk = rng.choice(CJK_FONTS[1:]) if layout == "cn" and rng.random() < CJK_SHARE else CJK_FONTS[0]
+    img = render_plate(text, layout, rng, height=rng.randint(60, 120), rows=rows, cjk_font=cjk)
     if layout == "vn2" and rng.random() < WORN:
         img = worn(img, rng)
     if layout in ("vn1", "vn2") and rng.random() < CUT_LAST:

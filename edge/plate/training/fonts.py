@@ -3,9 +3,12 @@
 The renderer (:mod:`edge.plate.synth`) must work on a box or CI machine without CJK fonts, so the
 project carries subsets holding only plate characters (a few kB each, licences in
 ``edge/plate/fonts/LICENSES.md``). Run once on a machine with Debian's ``fonts-dejavu-core`` and
-``fonts-wqy-microhei``::
+``fonts-wqy-microhei`` (and ``fonts-noto-cjk`` for the Noto subsets)::
 
-    python -m edge.plate.training.fonts
+    python -m edge.plate.training.fonts [NAME ...]
+
+Names given: only those subsets are made (the others stay byte for byte as shipped, so the renders
+that tests and benchmarks rely on do not move).
 """
 
 from __future__ import annotations
@@ -24,7 +27,12 @@ SOURCES = {
     "latin-bold.ttf": ("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", 0, LATIN),
     "latin-mono-bold.ttf": ("/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf", 0, LATIN),
     "cjk.ttf": ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", 0, CN_PROVINCES + CN_SPECIAL + LATIN),
+    # Noto Sans CJK SC (face 2 of the collections), a CJK design unlike WenQuanYi's: a second and third
+    # hand for the province character (see edge.plate.synth.CJK_FONTS)
+    "cjk-noto-bold.otf": ("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", 2, CN_PROVINCES + CN_SPECIAL),
+    "cjk-noto.otf": ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2, CN_PROVINCES + CN_SPECIAL),
 }
+PACKAGES = "fonts-dejavu-core fonts-wqy-microhei fonts-noto-cjk"
 
 
 def make(name: str, src: str, number: int, chars: str) -> Path:
@@ -42,11 +50,17 @@ def make(name: str, src: str, number: int, chars: str) -> Path:
     return dest
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    names = list(sys.argv[1:] if argv is None else argv) or list(SOURCES)
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown:
+        sys.stderr.write(f"unknown subset {', '.join(unknown)}; known: {', '.join(SOURCES)}\n")
+        return 2
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, (src, number, chars) in SOURCES.items():
+    for name in names:
+        src, number, chars = SOURCES[name]
         if not Path(src).exists():
-            sys.stderr.write(f"missing {src}: apt-get install fonts-dejavu-core fonts-wqy-microhei\n")
+            sys.stderr.write(f"missing {src}: apt-get install {PACKAGES}\n")
             return 1
         dest = make(name, src, number, chars)
         sys.stderr.write(f"{dest} {dest.stat().st_size} bytes\n")

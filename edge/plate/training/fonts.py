@@ -3,7 +3,8 @@
 The renderer (:mod:`edge.plate.synth`) must work on a box or CI machine without CJK fonts, so the
 project carries subsets holding only plate characters (a few kB each, licences in
 ``edge/plate/fonts/LICENSES.md``). Run once on a machine with Debian's ``fonts-dejavu-core`` and
-``fonts-wqy-microhei`` (and ``fonts-noto-cjk`` for the Noto subsets)::
+``fonts-wqy-microhei`` (and ``fonts-noto-cjk`` for the Noto subsets; for the ZCOOL one, run
+``npm install --no-save @fontsource/zcool-qingke-huangyou@5.3.0`` in the current folder first)::
 
     python -m edge.plate.training.fonts [NAME ...]
 
@@ -31,8 +32,12 @@ SOURCES = {
     # hand for the province character (see edge.plate.synth.CJK_FONTS)
     "cjk-noto-bold.otf": ("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc", 2, CN_PROVINCES + CN_SPECIAL),
     "cjk-noto.otf": ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2, CN_PROVINCES + CN_SPECIAL),
+    # ZCOOL QingKe HuangYou, a blocky condensed design: a hand kept out of the training mix, to measure
+    # how a province in a design the recogniser never saw is read (edge.plate.synth.HELD_OUT_CJK_FONT)
+    "cjk-zcool.ttf": ("node_modules/@fontsource/zcool-qingke-huangyou/files/"
+                      "zcool-qingke-huangyou-chinese-simplified-400-normal.woff", 0, CN_PROVINCES + CN_SPECIAL),
 }
-PACKAGES = "fonts-dejavu-core fonts-wqy-microhei fonts-noto-cjk"
+PACKAGES = "fonts-dejavu-core fonts-wqy-microhei fonts-noto-cjk (npm: @fontsource/zcool-qingke-huangyou@5.3.0)"
 
 
 def make(name: str, src: str, number: int, chars: str) -> Path:
@@ -45,6 +50,7 @@ def make(name: str, src: str, number: int, chars: str) -> Path:
     sub = subset.Subsetter(opts)
     sub.populate(text=chars)
     sub.subset(font)
+    font.flavor = None  # a web font (WOFF) is saved as a plain font file
     dest = OUT / name
     subset.save_font(font, str(dest), opts)
     return dest

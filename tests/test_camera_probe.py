@@ -119,7 +119,9 @@ def test_probe_names_frames_lost_on_a_lossy_rtsp_link(transport: str):
         cam = StreamCameraSource(StreamCamera(type="stream", url=server.url("cam"), timeout_s=3.0,
                                               rtsp_transport=transport))
         result, last = probe(cam, seconds=7)
-    assert last is not None and result.stream_fps == 10 and result.reconnects == 0
+    # the rate the stream declares is FFmpeg's estimate from the frames' timestamps: over a lossy UDP
+    # link it can come out a little off (9.92 once in CI, under load)
+    assert last is not None and result.stream_fps == pytest.approx(10, rel=0.05) and result.reconnects == 0
     lost = [p for p in result.problems if "lost on the way" in p]
     if transport == "udp":
         assert server.lost > 0 and result.fps < 7, result

@@ -456,7 +456,7 @@ def test_h264_over_a_lossy_udp_link_keeps_frames_coming():
             time.sleep(6.0)  # past the meter's 5 s window: the opening burst no longer counts
             health, frame = cam.health(), cam.latest()
             assert server.lost > 0 and health.connected and health.reconnects == 0
-            assert health.stream_fps == 10 and health.fps >= 6, health
+            assert health.stream_fps == pytest.approx(10, rel=0.05) and health.fps >= 6, health  # an estimate (see test_camera_probe)
             assert time.time() - frame.ts < 1.0 and frame.image.shape == scene.shape
         finally:
             cam.stop()

@@ -8,12 +8,13 @@ import re
 
 import cv2
 import numpy as np
+from fontTools.ttLib import TTFont
 
 from edge.plate import prep
 from edge.plate.recognizer import grammar_ok
-from edge.plate.synth import random_text, render_plate, render_scene
-from edge.plate.text import CN_RE
-from edge.plate.training import data
+from edge.plate.synth import CJK_FONTS, FONT_DIR, HELD_OUT_CJK_FONT, random_text, render_plate, render_scene
+from edge.plate.text import CN_PROVINCES, CN_RE
+from edge.plate.training import data, fonts
 from edge.plate.training.augment import straightened
 from edge.plate.training.data import cut_last, label_of, synthetic, worn
 
@@ -137,11 +138,6 @@ def test_straightened_plates_come_back_level_with_detail_lost(monkeypatch):
 
 
 def test_every_cjk_hand_draws_every_province_and_draws_it_its_own_way():
-    from fontTools.ttLib import TTFont
-
-    from edge.plate.synth import CJK_FONTS, FONT_DIR, HELD_OUT_CJK_FONT
-    from edge.plate.text import CN_PROVINCES
-
     hands = (*CJK_FONTS, HELD_OUT_CJK_FONT)
     for name in hands:
         cmap = TTFont(str(FONT_DIR / name)).getBestCmap()
@@ -151,8 +147,6 @@ def test_every_cjk_hand_draws_every_province_and_draws_it_its_own_way():
 
 
 def test_the_training_mix_draws_cn_provinces_in_every_hand(monkeypatch):
-    from edge.plate.synth import CJK_FONTS
-
     hands: list[str] = []
     real = data.render_plate
     monkeypatch.setattr(data, "render_plate", lambda *a, **k: hands.append(k["cjk_font"]) or real(*a, **k))
@@ -164,6 +158,4 @@ def test_the_training_mix_draws_cn_provinces_in_every_hand(monkeypatch):
 
 
 def test_the_font_tool_names_an_unknown_subset():
-    from edge.plate.training import fonts
-
     assert fonts.main(["cjk-nope.otf"]) == 2

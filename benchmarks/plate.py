@@ -20,11 +20,13 @@ OpenVINO CPU runtime):
 - ``motion_blurred_scene_accuracy``: synthetic plates of every layout in stills smeared by 7-21 px
   along the rows (a passing truck, a panning camera) or down the columns (a truck coming towards a
   camera above the lane) and saved as JPEG, read as still frames;
-- ``cn_94x24_{cjk,cjk_noto_bold,cjk_noto,cjk_zcool}_accuracy`` (and ``_province_accuracy``): synthetic
-  CN plates nearly level, squeezed to 94×24, their province drawn in each of the renderer's CJK hands;
+- ``cn_94x24_<hand>_accuracy`` (and ``_province_accuracy``; hands ``cjk``, ``cjk_noto_bold``,
+  ``cjk_noto``, ``cjk_noto_serif_bold``, ``cjk_xiaowei``, ``cjk_kuaile``, ``cjk_zcool``): synthetic CN
+  plates nearly level, squeezed to 94×24, their province drawn in each of the renderer's CJK hands;
   the shipped recogniser was trained on the first (WenQuanYi) only, and the last (ZCOOL) is kept out of
   every training mix, so they measure how a province in a design the model has not seen is read, as
-  real plates' own lettering is;
+  real plates' own lettering is; ``cn_94x24_<hand>_condensed_accuracy``: the same plates with the
+  province condensed as real plates letter it (:data:`CONDENSED`);
 - ``*_accuracy_audited`` (the shared crops only): the same reads against the hand-audited held-out
   labels (``edge.plate.training.heldout``; crops a person cannot read are left out);
 - ``sustained_fps``: frames/s through the gate's reader (detect, recognise, vote) for ``--sustain-s``;
@@ -39,6 +41,7 @@ Goals: crop p50 ≤ 5 ms, frame p50 ≤ 100 ms, ≥ 8 frames/s, RSS ≤ 300 MB.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import random
@@ -56,7 +59,8 @@ import numpy as np
 from benchmarks import memory_mb, positive_int
 from edge.plate.evaluate import comparable, load_manifest, read_stills
 from edge.plate.recognizer import grammar_ok
-from edge.plate.synth import CJK_FONTS, HELD_OUT_CJK_FONT, LAYOUTS, box_crop, random_text, render_plate, render_scene, smeared
+from edge.plate.synth import (CJK_FONTS, HELD_OUT_CJK_FONT, LAYOUTS, GlyphWarp, box_crop, random_text, render_plate,
+                              render_scene, smeared)
 from edge.plate.training import heldout
 from edge.plate.training.data import is_validation
 
@@ -81,7 +85,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "stills smeared along the rows or columns (edge/plate/deblur.py)")
     p.add_argument("--hands", type=positive_int, default=60,
                    help="CN crops squeezed to 94x24 with the province in each CJK hand (edge/plate/synth.py CJK_FONTS, "
-                        "HELD_OUT_CJK_FONT)")
+                        "HELD_OUT_CJK_FONT), as drawn and condensed")
     p.add_argument("--seed", type=int, default=7)
 
 
@@ -297,6 +301,10 @@ def _turned_cn_box_crops(pipe, n: int, rng: random.Random) -> dict[str, Any]:
 
 #: Turn (degrees, either way) of the CN crops in each CJK hand: nearly level, as most crop sets are.
 HAND_DEGREES = 8.0
+#: The province as real CN plates letter it: every character fills a 45 × 90 mm cell, so against digits
+#: drawn at their own proportions (about 0.6 as wide as tall) a CJK glyph (about square) keeps 0.6 of
+#: its width.
+CONDENSED = GlyphWarp(condense=0.6)
 
 
 def _cn_hands(pipe, n: int, rng: random.Random) -> dict[str, Any]:
@@ -304,19 +312,20 @@ def _cn_hands(pipe, n: int, rng: random.Random) -> dict[str, Any]:
     province drawn in each of the renderer's CJK hands (``synth.CJK_FONTS``, then the one kept out of
     training, ``synth.HELD_OUT_CJK_FONT``), read as crops: whether the recogniser reads a province in a
     design it was not trained on (the shipped model knows only WenQuanYi's, the first; no model ever
-    sees the held-out one). The same texts, turns and scenes in every hand."""
+    sees the held-out one), each as the font draws it and :data:`CONDENSED`. The same texts, turns and
+    scenes in every hand."""
     out: dict[str, Any] = {}
     seed = rng.random()
-    for font in (*CJK_FONTS, HELD_OUT_CJK_FONT):
+    for font, warp in itertools.product((*CJK_FONTS, HELD_OUT_CJK_FONT), (None, CONDENSED)):
         r, ok, province = random.Random(seed), 0, 0
         for _ in range(n):
             text = random_text("cn", r)
             crop = box_crop(text, "cn", r, r.uniform(-HAND_DEGREES, HAND_DEGREES), plate_width=r.randint(160, 260),
-                            squeeze=True, cjk_font=font)
+                            squeeze=True, cjk_font=font, province_warp=warp)
             got, want = comparable(pipe.read_crop(crop).text), comparable(text)
             ok += got == want
             province += got[:1] == want[:1]
-        key = "cn_94x24_" + Path(font).stem.replace("-", "_")
+        key = "cn_94x24_" + Path(font).stem.replace("-", "_") + ("_condensed" if warp else "")
         out.update({f"{key}_accuracy": round(ok / n, 4), f"{key}_province_accuracy": round(province / n, 4)})
     log.info("CN crops in %d CJK hands: %d read each", len(CJK_FONTS) + 1, n)
     return {**out, "cn_hand_crops": n}

@@ -331,16 +331,20 @@ def test_cn_hands_read_the_same_plates_in_every_cjk_hand(monkeypatch) -> None:
     from edge.plate.recognizer import CropRead
     from edge.plate.synth import CJK_FONTS, HELD_OUT_CJK_FONT
 
-    drawn: list[tuple[str, str]] = []
+    drawn: list[tuple[str, str, object]] = []
     real = plate.box_crop
-    monkeypatch.setattr(plate, "box_crop", lambda text, *a, **k: drawn.append((text, k["cjk_font"])) or real(text, *a, **k))
+    monkeypatch.setattr(plate, "box_crop", lambda text, *a, **k: drawn.append((text, k["cjk_font"], k["province_warp"]))
+                        or real(text, *a, **k))
     figures = plate._cn_hands(PlatePipeline(), 3, random.Random(2))
     assert figures["cn_hand_crops"] == 3
-    assert [font for _, font in drawn] == [f for f in (*CJK_FONTS, HELD_OUT_CJK_FONT) for _ in range(3)]
-    assert len({tuple(t for t, _ in drawn[i:i + 3]) for i in range(0, 12, 3)}) == 1  # the same plates
+    hands = (*CJK_FONTS, HELD_OUT_CJK_FONT)
+    assert [(font, warp) for _, font, warp in drawn] == [(f, w) for f in hands for w in (None, plate.CONDENSED)
+                                                         for _ in range(3)]
+    assert len({tuple(t for t, _, _ in drawn[i:i + 3]) for i in range(0, len(drawn), 3)}) == 1  # the same plates
     assert figures["cn_94x24_cjk_accuracy"] >= 2 / 3  # the hand the shipped model was trained on
-    for key in ("cjk", "cjk_noto_bold", "cjk_noto", "cjk_zcool"):
-        assert 0.0 <= figures[f"cn_94x24_{key}_accuracy"] <= figures[f"cn_94x24_{key}_province_accuracy"] <= 1.0
+    for key in ("cjk", "cjk_noto_bold", "cjk_noto", "cjk_noto_serif_bold", "cjk_xiaowei", "cjk_kuaile", "cjk_zcool"):
+        for k in (key, f"{key}_condensed"):
+            assert 0.0 <= figures[f"cn_94x24_{k}_accuracy"] <= figures[f"cn_94x24_{k}_province_accuracy"] <= 1.0
 
     class Blind(PlatePipeline):
         def read_crop(self, crop, rows=None, straighten=True):  # type: ignore[override]
@@ -348,3 +352,4 @@ def test_cn_hands_read_the_same_plates_in_every_cjk_hand(monkeypatch) -> None:
 
     blind = plate._cn_hands(Blind(), 2, random.Random(2))
     assert blind["cn_94x24_cjk_zcool_accuracy"] == blind["cn_94x24_cjk_noto_bold_province_accuracy"] == 0.0
+    assert blind["cn_94x24_cjk_condensed_accuracy"] == 0.0

@@ -12,7 +12,9 @@ from fontTools.ttLib import TTFont
 
 from edge.plate import prep
 from edge.plate.recognizer import grammar_ok
-from edge.plate.synth import CJK_FONTS, FONT_DIR, HELD_OUT_CJK_FONT, random_text, render_plate, render_scene
+from edge.plate import synth
+from edge.plate.synth import (CJK_FONTS, FONT_DIR, HELD_OUT_CJK_FONT, GlyphWarp, random_text, render_plate,
+                              render_scene)
 from edge.plate.text import CN_PROVINCES, CN_RE
 from edge.plate.training import data, fonts
 from edge.plate.training.augment import straightened
@@ -146,15 +148,58 @@ def test_every_cjk_hand_draws_every_province_and_draws_it_its_own_way():
     assert len({p.tobytes() for p in plates}) == len(hands)
 
 
-def test_the_training_mix_draws_cn_provinces_in_every_hand(monkeypatch):
+def test_the_training_mix_draws_cn_provinces_in_every_hand_and_warps_half_of_them(monkeypatch):
     hands: list[str] = []
+    warps: dict[str, list[GlyphWarp | None]] = {}
     real = data.render_plate
-    monkeypatch.setattr(data, "render_plate", lambda *a, **k: hands.append(k["cjk_font"]) or real(*a, **k))
+
+    def spy(text, layout, *a, **k):
+        warps.setdefault(layout, []).append(k["province_warp"])
+        if layout == "cn":
+            hands.append(k["cjk_font"])
+        return real(text, layout, *a, **k)
+
+    monkeypatch.setattr(data, "render_plate", spy)
     rng = random.Random(5)
-    for _ in range(40):
-        synthetic(rng, "cn")
+    for layout in ("cn", "vn1", "vn2", "latin"):
+        for _ in range(60 if layout == "cn" else 10):
+            synthetic(rng, layout)
     assert set(hands) == set(CJK_FONTS)  # never the held-out hand (synth.HELD_OUT_CJK_FONT)
     assert 0.3 < hands.count(CJK_FONTS[0]) / len(hands) < 0.7  # half keep WenQuanYi's (CJK_SHARE)
+    warped = [w for w in warps["cn"] if w is not None]
+    assert 0.3 < len(warped) / len(warps["cn"]) < 0.7  # data.PROVINCE_WARP
+    assert all(0.45 <= w.condense <= 1.0 and -0.15 <= w.shear <= 0.15 and w.weight in (-1, 0, 1) for w in warped)
+    assert not any(w for layout in ("vn1", "vn2", "latin") for w in warps[layout])  # only a CJK glyph is warped
+
+
+def _ink(glyph) -> np.ndarray:
+    return np.asarray(glyph) > 127
+
+
+def _centre_x(ink: np.ndarray) -> float:
+    return float(np.nonzero(ink)[1].mean())
+
+
+def test_a_warped_province_is_condensed_slanted_and_reweighted():
+    font = synth._font(CJK_FONTS[0], 64)
+    glyph = lambda w, f=font: _ink(synth._warped_glyph("鄂", f, 64, 0, w))  # noqa: E731
+    plain = glyph(GlyphWarp())
+    assert plain.shape[0] == int(64 * 1.3)  # as tall as _text_line's canvas, so it sits on the same line
+    half = glyph(GlyphWarp(condense=0.5))
+    assert half.shape[0] == plain.shape[0] and 0.4 < half.shape[1] / plain.shape[1] < 0.62
+    assert glyph(GlyphWarp(weight=-1)).sum() < plain.sum() < glyph(GlyphWarp(weight=1)).sum()
+    lean = lambda ink: _centre_x(ink[:30]) - _centre_x(ink[-30:])  # noqa: E731  top's ink right of the bottom's
+    assert lean(glyph(GlyphWarp(shear=0.15))) > lean(plain) + 4 > lean(glyph(GlyphWarp(shear=-0.15))) + 8
+    light = synth._font("cjk-xiaowei.ttf", 64)  # thin strokes: thinning them would rub the glyph out
+    assert glyph(GlyphWarp(weight=-1), light).sum() >= 0.5 * glyph(GlyphWarp(), light).sum()
+
+
+def test_a_plate_with_a_warped_province_keeps_its_digits_and_reads_as_a_cn_plate():
+    plain = render_plate("鄂A·12345", "cn", random.Random(3), height=80)
+    warped = render_plate("鄂A·12345", "cn", random.Random(3), height=80, province_warp=GlyphWarp(condense=0.5))
+    assert plain.shape == warped.shape and not np.array_equal(plain, warped)
+    from edge.plate.pipeline import PlatePipeline
+    assert PlatePipeline().read_crop(warped).text.replace("·", "") == "鄂A12345"
 
 
 def test_the_font_tool_names_an_unknown_subset():

@@ -25,11 +25,13 @@ LAYOUTS: tuple[Layout, ...] = ("vn1", "vn2", "cn", "latin")
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
 LATIN_FONTS = ("latin-condensed-bold.ttf", "latin-bold.ttf", "latin-mono-bold.ttf")
 #: Hands for a CN plate's province character: WenQuanYi Micro Hei (the default, and the only one the
-#: shipped recogniser was trained on), then Noto Sans CJK SC bold and regular. Real plates use their
-#: own lettering; a recogniser that knows one CJK design reads another's province worse (CN crops
-#: squeezed to 94×24 in Noto Sans CJK bold: 79 of 100 read right, against 100 of 100 in WenQuanYi), so
-#: the training mix draws from all three (edge.plate.training.data.CJK_SHARE).
-CJK_FONTS = ("cjk.ttf", "cjk-noto-bold.otf", "cjk-noto.otf")
+#: shipped recogniser was trained on), then Noto Sans CJK SC bold and regular, Noto Serif SC bold, ZCOOL
+#: XiaoWei (a thin display serif) and ZCOOL KuaiLe (rounded). Real plates use their own lettering; a
+#: recogniser that knows one CJK design reads another's province worse (CN crops squeezed to 94×24 in
+#: Noto Sans CJK bold: 79 of 100 read right, against 100 of 100 in WenQuanYi), so the training mix
+#: draws from all of them (edge.plate.training.data.CJK_SHARE).
+CJK_FONTS = ("cjk.ttf", "cjk-noto-bold.otf", "cjk-noto.otf", "cjk-noto-serif-bold.ttf", "cjk-xiaowei.ttf",
+             "cjk-kuaile.ttf")
 #: A hand kept out of every training mix (ZCOOL QingKe HuangYou, blocky and condensed), only to measure
 #: how the recogniser reads a province in a design it never saw: the shipped model, 40 of 100 squeezed
 #: CN crops; fine-tuned on the three hands above, 44.
@@ -43,6 +45,22 @@ _EU_LETTERS = "ABCDEFGHIIJKLMNOPRSTUVZ"
 
 #: Characters drawn from another glyph plus a stroke of their own (see _text_line).
 _BASE = {"Đ": "D"}
+
+
+@dataclass(frozen=True)
+class GlyphWarp:
+    """A CN province character drawn unlike its font's own shape. Real plates letter every character in
+    a 45 × 90 mm cell, so the province is far narrower against the digits than a font draws it, and each
+    plate maker's strokes differ in weight and slant; a recogniser that saw only a font's own glyphs
+    learns that font, not the province."""
+
+    condense: float = 1.0  #: share of its width the glyph keeps (0.4-1)
+    shear: float = 0.0  #: sideways shift per unit of height (slant; about -0.2 to 0.2)
+    weight: int = 0  #: strokes grown (> 0) or thinned (< 0) by this many pixels at the 64 px drawing size
+
+    @classmethod
+    def random(cls, rng: random.Random) -> GlyphWarp:
+        return cls(rng.uniform(0.45, 1.0), rng.uniform(-0.15, 0.15), rng.choice((-1, 0, 0, 1)))
 
 
 @lru_cache(maxsize=64)
@@ -118,21 +136,50 @@ def _style(layout: Layout, rng: random.Random) -> Style:
 # ----------------------------------------------------------------------------------------- drawing
 
 
+def _warped_glyph(ch: str, font: ImageFont.FreeTypeFont, size: int, stroke: int, warp: GlyphWarp) -> Image.Image:
+    """``ch`` alone as an ink mask as tall as a _text_line canvas and as wide as its warped ink."""
+    box = font.getbbox(ch)
+    canvas = Image.new("L", (int((box[2] - box[0]) * 1.6) + size // 2, int(size * 1.3)), 0)
+    ImageDraw.Draw(canvas).text((size // 4 - box[0], size * 0.12), ch, font=font, fill=255, stroke_width=stroke,
+                                stroke_fill=255)
+    arr = np.asarray(canvas)
+    if warp.weight < 0 or (warp.weight > 0 and not stroke):  # a stroked glyph is heavy enough already
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(warp.weight) + 1,) * 2)
+        grown = cv2.dilate(arr, kernel) if warp.weight > 0 else cv2.erode(arr, kernel)
+        if (grown > 127).sum() >= 0.5 * (arr > 127).sum():  # never thin a light face's strokes away
+            arr = grown
+    h, w = arr.shape
+    m = np.float32([[warp.condense, -warp.shear, warp.shear * h / 2 + (1 - warp.condense) * w / 2], [0, 1, 0]])
+    arr = cv2.warpAffine(arr, m, (w, h), flags=cv2.INTER_LINEAR)
+    cols = np.flatnonzero(arr.max(axis=0) > 64)
+    return Image.fromarray(arr[:, max(0, cols[0] - 1): cols[-1] + 2] if len(cols) else arr)
+
+
 def _text_line(text: str, font_name: str, height: int, width: int, rng: random.Random,
-               cjk_first: bool = False, cjk_font: str = CJK_FONTS[0]) -> Image.Image:
-    """One row as an ink mask ("L", 255 = ink), squeezed to the row's box (plates use condensed lettering)."""
+               cjk_first: bool = False, cjk_font: str = CJK_FONTS[0], warp: GlyphWarp | None = None) -> Image.Image:
+    """One row as an ink mask ("L", 255 = ink), squeezed to the row's box (plates use condensed lettering).
+
+    ``warp``: the first (CJK) character is drawn warped so (only with ``cjk_first``)."""
     size = 64
     font = _font(font_name, size)
     cjk = _font(cjk_font, size) if cjk_first else font
     spacing = rng.uniform(0.02, 0.12) * size
+    stroke = rng.choice([0, 0, 1, 2])
     glyphs = [(ch, cjk if i == 0 else font) for i, ch in enumerate(text)]
     boxes = [f.getbbox(_BASE.get(ch, ch)) for ch, f in glyphs]
-    total = sum(b[2] - b[0] for b in boxes) + spacing * (len(glyphs) - 1) + 8
+    first = _warped_glyph(text[0], cjk, size, stroke, warp) if cjk_first and warp is not None and text else None
+    widths = [b[2] - b[0] for b in boxes]
+    if first is not None:
+        widths[0] = first.width
+    total = sum(widths) + spacing * (len(glyphs) - 1) + 8
     canvas = Image.new("L", (int(total) + 8, int(size * 1.3)), 0)
     draw = ImageDraw.Draw(canvas)
     x = 4.0
-    stroke = rng.choice([0, 0, 1, 2])
-    for (ch, f), box in zip(glyphs, boxes):
+    for i, ((ch, f), box) in enumerate(zip(glyphs, boxes)):
+        if i == 0 and first is not None:
+            canvas.paste(255, (int(x), 0), mask=first)
+            x += widths[0] + spacing
+            continue
         draw.text((x - box[0], size * 0.12), _BASE.get(ch, ch), font=f, fill=255, stroke_width=stroke,
                   stroke_fill=255)
         if ch == "Đ":  # the bar across D's stem (the fonts are subsets without Đ)
@@ -147,14 +194,16 @@ def _text_line(text: str, font_name: str, height: int, width: int, rng: random.R
 
 
 def render_plate(text: str, layout: Layout, rng: random.Random | None = None,
-                 height: int = 110, rows: int | None = None, cjk_font: str = CJK_FONTS[0]) -> np.ndarray:
+                 height: int = 110, rows: int | None = None, cjk_font: str = CJK_FONTS[0],
+                 province_warp: GlyphWarp | None = None) -> np.ndarray:
     """A clean, front-on plate image (BGR, uint8) of ``text`` in the given layout.
 
     ``text`` is the printed form: two-row plates separate rows by one space ("59-L2 149.99");
     for one-row layouts spaces are printed as gaps. ``rows=2`` lays a Latin plate out in two rows,
     its first group on top beside an emblem, as Croatian and Czech square plates are ("ZG" over
     "4208-I"); :func:`rows_of` tells the other layouts' rows. ``cjk_font``: the hand of a CN plate's
-    province character, one of :data:`CJK_FONTS` or :data:`HELD_OUT_CJK_FONT`.
+    province character, one of :data:`CJK_FONTS` or :data:`HELD_OUT_CJK_FONT`, drawn warped by
+    ``province_warp`` when given (the default draws the font's own glyph).
     """
     rng = rng or random.Random()
     style = _style(layout, rng)
@@ -197,7 +246,8 @@ def render_plate(text: str, layout: Layout, rng: random.Random | None = None,
     else:
         rh = int(h * rng.uniform(0.62, 0.74))
         rw = w - 2 * mx
-        line = _text_line(text, font_name, rh, rw, rng, cjk_first=layout == "cn", cjk_font=cjk_font)
+        line = _text_line(text, font_name, rh, rw, rng, cjk_first=layout == "cn", cjk_font=cjk_font,
+                          warp=province_warp)
         plate.paste(style.ink, (mx, (h - rh) // 2), mask=line)
     return cv2.cvtColor(np.asarray(plate), cv2.COLOR_RGB2BGR)
 
@@ -294,7 +344,8 @@ def rows_of(layout: Layout) -> int:
 def render_scene(text: str, layout: Layout, rng: random.Random | None = None,
                  size: tuple[int, int] = (1280, 720), plate_width: int | None = None,
                  plate_image: np.ndarray | None = None, angle: float = 0.0, yaw: float = 0.0,
-                 cjk_font: str = CJK_FONTS[0]) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+                 cjk_font: str = CJK_FONTS[0], province_warp: GlyphWarp | None = None
+                 ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """A gate-camera frame (BGR) with a truck front carrying the plate; returns the frame and the plate box.
 
     Deliberately plain (road, truck cab, grille, a company name on the cab as distracting text):
@@ -303,7 +354,8 @@ def render_scene(text: str, layout: Layout, rng: random.Random | None = None,
     on real plates when no labelled real scenes are at hand (``text`` is then unused). ``angle`` turns
     the plate (degrees, clockwise on screen) and ``yaw`` foreshortens it as a camera off to one side
     sees it (the share by which its right edge is taller, its left shorter; negative: the other way).
-    The returned box then bounds the turned plate. ``cjk_font`` as for :func:`render_plate`.
+    The returned box then bounds the turned plate. ``cjk_font`` and ``province_warp`` as for
+    :func:`render_plate`.
     """
     rng = rng or random.Random()
     w, h = size
@@ -327,7 +379,8 @@ def render_scene(text: str, layout: Layout, rng: random.Random | None = None,
     name = rng.choice(["VINATRANS", "LOGISTICS", "HAIPHONG CO", "TRANS ASIA", "KIM THANH"])
     cv2.putText(frame, name, (x0 + cab_w // 8, y0 + cab_h * 6 // 12), cv2.FONT_HERSHEY_SIMPLEX,
                 cab_w / 900, (245, 245, 245), 2)
-    plate = render_plate(text, layout, rng, cjk_font=cjk_font) if plate_image is None else plate_image
+    plate = (render_plate(text, layout, rng, cjk_font=cjk_font, province_warp=province_warp)
+             if plate_image is None else plate_image)
     pw = plate_width or int(rng.uniform(0.15, 0.22) * w)
     if layout == "vn2":
         pw = int(pw * 0.55)
@@ -349,12 +402,13 @@ SQUEEZED = (94, 24)
 
 
 def box_crop(text: str, layout: Layout, rng: random.Random, angle: float, yaw: float = 0.0,
-             plate_width: int | None = None, squeeze: bool = False, cjk_font: str = CJK_FONTS[0]) -> np.ndarray:
+             plate_width: int | None = None, squeeze: bool = False, cjk_font: str = CJK_FONTS[0],
+             province_warp: GlyphWarp | None = None) -> np.ndarray:
     """The plate turned ``angle``° (and foreshortened by ``yaw``) on a truck, cut at its upright box as
     crop sets cut plates, and squeezed to :data:`SQUEEZED` when ``squeeze``: how a turned plate reaches
     ``PlatePipeline.read_crop`` from a crop set or a camera's own ALPR crops."""
     frame, (x, y, w, h) = render_scene(text, layout, rng, plate_width=plate_width, angle=angle, yaw=yaw,
-                                       cjk_font=cjk_font)
+                                       cjk_font=cjk_font, province_warp=province_warp)
     crop = frame[y:y + h, x:x + w]
     return cv2.resize(crop, SQUEEZED, interpolation=cv2.INTER_AREA) if squeeze else crop
 

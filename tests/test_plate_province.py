@@ -79,3 +79,15 @@ def test_a_province_read_as_a_latin_character_is_asked_about_too(rec: Recognizer
     croatian = CropRead("ZG4256AI", 0.9, (0.9,) * 8, 1, True)  # asked (G4256AI could follow a province) ...
     monkeypatch.setattr(recognizer_module, "decode", lambda p: ("ZG4256AI", (0.9,) * 8))
     assert rec._provinces([img], [croatian]) == [croatian]  # ... and kept unless a province is read before it
+
+
+def test_the_gate_reader_compiles_the_province_reader_at_start_unless_told_not_to():
+    from edge.config.models import OpenVinoReader
+    from edge.plate.openvino_reader import OpenVinoPlateReader
+
+    on = OpenVinoPlateReader(OpenVinoReader(type="openvino")).pipeline.recognizer
+    assert on._province is not None  # compiled at construction, never at the first CN truck
+    off = OpenVinoPlateReader(OpenVinoReader(type="openvino", province_reader=False)).pipeline.recognizer
+    assert off.province_model() is None
+    text, img = _cn(2)
+    assert on.read(img).text == comparable(text) and off.read(img).text != comparable(text)

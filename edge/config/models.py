@@ -217,6 +217,7 @@ class OpenVinoReader(Strict):
 
     type: Literal["openvino"] = Field(description="OpenVINO plate reader")
     recognizer: Path | None = Field(default=None, description="Recogniser IR (.xml); default: the shipped model")
+    province_reader: bool = Field(default=True, description="Ask the shipped CN province reader (a second IR trained on many CJK hands) for a CN read's province; false: the recogniser's own")
     detector: Path | None = Field(default=None, description="Text detector (.onnx/.xml); default: PP-OCR det from rapidocr")
     detect_max_side: int = Field(default=640, ge=160, le=1920, description="Frames are scaled so their long side is at most this for detection")
     detect_zoom: float = Field(default=1.5, ge=1.0, le=2.5, description="While a vehicle is on the loop and no VN or CN plate was read at 0.8 confidence or more, look again at this zoom, in tiles of the usual size (finds small plates; about 4 detector passes at 1.5); 1: never")

@@ -6,7 +6,7 @@ from edge.camera.base import Frame
 from edge.config.models import OpenVinoReader
 from edge.plate.detector import TextDetector
 from edge.plate.pipeline import PlatePipeline
-from edge.plate.recognizer import DEFAULT_MODEL, Recognizer
+from edge.plate.recognizer import DEFAULT_MODEL, PROVINCE_MODEL, Recognizer
 from edge.plate.types import PlateRead
 from edge.plate.vote import Voter
 
@@ -16,7 +16,9 @@ class OpenVinoPlateReader:
 
     def __init__(self, cfg: OpenVinoReader):
         self.cfg = cfg
-        recognizer = Recognizer(cfg.recognizer or DEFAULT_MODEL, threads=cfg.threads)
+        recognizer = Recognizer(cfg.recognizer or DEFAULT_MODEL, threads=cfg.threads,
+                                province=PROVINCE_MODEL if cfg.province_reader else None)
+        recognizer.province_model()  # compiled now, not at the first CN truck
         detector = TextDetector(cfg.detector, max_side=cfg.detect_max_side, threads=cfg.threads)
         self.pipeline = PlatePipeline(recognizer, detector, min_confidence=cfg.min_confidence,
                                       fallback_zoom=cfg.detect_zoom)

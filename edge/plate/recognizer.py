@@ -34,7 +34,8 @@ DEFAULT_MODEL = INT8_MODEL if INT8_MODEL.exists() else FP_MODEL
 #: The recogniser fine-tuned on CN provinces in six CJK hands, as fonts draw them and warped as real
 #: plates letter them (edge/plate/models/README.md), asked only for the province of a CN read. It reads
 #: provinces in hands neither model was trained on better (ZCOOL: 0.62 against 0.45), but VN plates
-#: worse (430 audited crops against 435), so it never reads anything but a CN read's first character.
+#: worse (430 audited crops against 435), so only a CN read's first character is ever taken from it
+#: (Recognizer._provinces).
 PROVINCE_MODEL = MODEL_DIR / "province.xml"
 
 

@@ -34,7 +34,8 @@ CJK_FONTS = ("cjk.ttf", "cjk-noto-bold.otf", "cjk-noto.otf", "cjk-noto-serif-bol
              "cjk-kuaile.ttf")
 #: A hand kept out of every training mix (ZCOOL QingKe HuangYou, blocky and condensed), only to measure
 #: how the recogniser reads a province in a design it never saw: the shipped model, 40 of 100 squeezed
-#: CN crops; fine-tuned on the three hands above, 44.
+#: CN crops; fine-tuned on the first three hands above, 44; on all six with half the provinces warped
+#: (GlyphWarp), 37 of 60, against 27 (the province reader, edge/plate/models/README.md).
 HELD_OUT_CJK_FONT = "cjk-zcool.ttf"
 _VN_SERIES = "ABCDEFGHKLMNPSTUVXYZ"
 _LETTERS = string.ascii_uppercase

@@ -161,6 +161,20 @@ def test_selftest_loads_the_plate_models_of_an_openvino_reader(tmp_path: Path) -
     bad = check_plate_models(cfg.model_copy(update={"reader": OpenVinoReader(
         type="openvino", recognizer=tmp_path / "missing.xml")}))
     assert bad.status == "fail" and "missing.xml" in bad.detail and bad.hint
+    assert "province reader compiled" in ok.detail
+
+
+def test_selftest_loads_the_province_reader_only_when_the_reader_uses_it(tmp_path: Path, monkeypatch) -> None:
+    from edge.config import load_gate_config
+    from edge.gatectl.selftest import check_plate_models
+    from edge.plate import openvino_reader
+    from tests.conftest import write_gate_file
+    cfg, _ = load_gate_config(write_gate_file(tmp_path / "box"))
+    monkeypatch.setattr(openvino_reader, "PROVINCE_MODEL", tmp_path / "gone" / "province.xml")
+    bad = check_plate_models(cfg.model_copy(update={"reader": OpenVinoReader(type="openvino")}))
+    assert bad.status == "fail" and "province.xml" in bad.detail and bad.hint
+    off = check_plate_models(cfg.model_copy(update={"reader": OpenVinoReader(type="openvino", province_reader=False)}))
+    assert off.status == "pass" and "province" not in off.detail
 
 
 def test_selftest_fails_on_unreachable_cloud(tmp_path: Path) -> None:

@@ -148,24 +148,27 @@ def check_token(cfg: GateConfig, health_url: str) -> Check:
 
 
 def check_plate_models(cfg: GateConfig) -> Check:
-    """The recogniser and detector load and compile, and read a rendered plate right."""
+    """The recogniser (with its CN province reader when the config has it on) and detector load and
+    compile, and the recogniser reads a rendered plate right."""
     if cfg.reader.type != "openvino":
         return Check("plate models", "pass", f"reader type {cfg.reader.type!r}: no models to load")
     try:
         import random
 
         from edge.plate.detector import TextDetector
-        from edge.plate.recognizer import DEFAULT_MODEL, Recognizer
+        from edge.plate.openvino_reader import recognizer_of
         from edge.plate.synth import render_plate
 
-        rec = Recognizer(cfg.reader.recognizer or DEFAULT_MODEL)
+        rec = recognizer_of(cfg.reader)
         TextDetector(cfg.reader.detector)
         read = rec.read(render_plate("51F-065.32", "vn1", random.Random(0)), 1)
     except (FileNotFoundError, RuntimeError, OSError) as exc:
         return Check("plate models", "fail", str(exc), "reinstall the package (models ship inside it)")
     if read.text != "51F06532":
         return Check("plate models", "fail", f"test plate read as {read.text!r}", "model files damaged: reinstall")
-    return Check("plate models", "pass", f"recogniser and detector compiled; test plate read ({read.confidence:.2f})")
+    province = "; CN province reader compiled" if rec.province_model() is not None else ""
+    return Check("plate models", "pass",
+                 f"recogniser and detector compiled{province}; test plate read ({read.confidence:.2f})")
 
 
 def run_selftest(cfg: GateConfig, daemon: dict[str, Any] | None, last_event_ts: str | None) -> list[Check]:

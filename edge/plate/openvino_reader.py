@@ -11,14 +11,21 @@ from edge.plate.types import PlateRead
 from edge.plate.vote import Voter
 
 
+def recognizer_of(cfg: OpenVinoReader) -> Recognizer:
+    """The recogniser a reader config names, its province reader (if on) compiled now, not at the first
+    CN truck: shared by the gate's reader and ``gatectl selftest``, so both load the same models."""
+    recognizer = Recognizer(cfg.recognizer or DEFAULT_MODEL, threads=cfg.threads,
+                            province=PROVINCE_MODEL if cfg.province_reader else None)
+    recognizer.province_model()
+    return recognizer
+
+
 class OpenVinoPlateReader:
     """Models are compiled once, at construction (start-up), never per frame."""
 
     def __init__(self, cfg: OpenVinoReader):
         self.cfg = cfg
-        recognizer = Recognizer(cfg.recognizer or DEFAULT_MODEL, threads=cfg.threads,
-                                province=PROVINCE_MODEL if cfg.province_reader else None)
-        recognizer.province_model()  # compiled now, not at the first CN truck
+        recognizer = recognizer_of(cfg)
         detector = TextDetector(cfg.detector, max_side=cfg.detect_max_side, threads=cfg.threads)
         self.pipeline = PlatePipeline(recognizer, detector, min_confidence=cfg.min_confidence,
                                       fallback_zoom=cfg.detect_zoom)

@@ -181,7 +181,6 @@ def fit(real_train: list, recipe: Recipe, device: str, val_real: list[data.Sampl
     loader = DataLoader(Mixed(real_train, recipe.real_share, recipe.seed), batch_size=recipe.batch,
                         num_workers=recipe.workers, collate_fn=collate, persistent_workers=False,
                         prefetch_factor=4 if recipe.workers else None)
-    deadline = time.monotonic() + recipe.minutes * 60
     t0 = time.monotonic()
     step = 0
     for x, targets, lengths, _, real in loader:
@@ -213,7 +212,7 @@ def fit(real_train: list, recipe: Recipe, device: str, val_real: list[data.Sampl
                      evaluate(model, val_real or [], device),
                      f" ema={evaluate(ema.module, val_real or [], device):.4f}" if ema is not None else "",
                      time.monotonic() - t0)
-        if step >= recipe.max_steps or time.monotonic() > deadline:
+        if step >= recipe.max_steps or time.monotonic() - t0 > budget:
             break
     seconds = round(time.monotonic() - t0, 1)
     return Fitted(ema.module, step, seconds, last=model) if ema is not None else Fitted(model, step, seconds)
